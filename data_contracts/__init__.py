@@ -1,0 +1,1 @@
+"""The operator's data vocabulary: contracts, settings and the sources that honour them."""

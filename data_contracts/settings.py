@@ -1,0 +1,74 @@
+"""One validated settings class: every path and URL CEMS uses comes from here.
+
+Values come from the environment (prefix ``CEMS_``) or a ``.env`` file. All state lives
+under ``CEMS_HOME`` (default ``./.cems``); each location can be pointed elsewhere
+(PostgreSQL, object storage, a Spark cluster) by setting alone.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration for every CEMS component."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CEMS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: str = Field("development", pattern="^(development|test|production)$")
+    home: Path = Field(Path(".cems"), description="Root folder for all local state.")
+
+    # Where each kind of state lives; empty means "under home".
+    landing_root: str = ""
+    lakehouse_root: str = ""
+    warehouse_path: str = ""
+    mlflow_tracking_uri: str = ""
+    crm_database_url: str = Field(
+        "", description="Operational CRM database (SQLAlchemy URL); SQLite under home by default."
+    )
+    serving_database_url: str = ""
+    spark_master: str = "local[*]"
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        home = self.home
+        self.landing_root = self.landing_root or str(home / "landing")
+        self.lakehouse_root = self.lakehouse_root or str(home / "lakehouse")
+        self.warehouse_path = self.warehouse_path or str(home / "warehouse" / "cems.duckdb")
+        self.mlflow_tracking_uri = self.mlflow_tracking_uri or (home / "mlflow").as_uri()
+        self.crm_database_url = self.crm_database_url or f"sqlite:///{home / 'sources' / 'crm.db'}"
+        self.serving_database_url = (
+            self.serving_database_url or f"sqlite:///{home / 'serving' / 'serving.db'}"
+        )
+        return self
+
+    @property
+    def landing_path(self) -> Path:
+        """The landing zone as a local path (files dropped by source systems)."""
+        return Path(self.landing_root)
+
+    @property
+    def generated_path(self) -> Path:
+        """Generator metadata: manifest, checksums and ground truth (never read by pipelines)."""
+        return self.home / "generated"
+
+    @property
+    def logs_path(self) -> Path:
+        return self.home / "logs"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Synthetic operator: deterministic, realistic data for every contract (``cems generate``)."""

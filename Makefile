@@ -26,6 +26,7 @@ $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(UV) venv --quiet --python $(PYTHON) $(VENV)
 	$(UV) pip sync --quiet --python $(BIN)/python requirements.lock
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(BIN)/python -m spark_jobs.jars
 	@touch $(STAMP)
 
 lock:

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     )
     serving_database_url: str = ""
     spark_master: str = "local[*]"
+    spark_shuffle_partitions: int = Field(
+        8, ge=1, description="Shuffle partitions (raise on a cluster)."
+    )
 
     @field_validator("home")
     @classmethod

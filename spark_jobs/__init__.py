@@ -1,0 +1,1 @@
+"""Landing on Spark + Delta Lake: bronze, silver and quarantine, batch and streaming."""

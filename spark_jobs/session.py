@@ -1,0 +1,59 @@
+"""The one place a SparkSession is built. Master, lakehouse root and jars come from settings.
+
+``CEMS_SPARK_MASTER``: ``local[*]`` (default), ``local[2]``, ``spark://host:7077`` for a
+standalone cluster, or ``sc://host:15002`` for Spark Connect (the server then owns the
+Delta configuration and jars).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from data_contracts.settings import Settings, get_settings
+from spark_jobs.jars import resolved_jars
+
+DELTA_CONFIG = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+}
+LOCAL_DEFAULTS = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.sources.partitionOverwriteMode": "dynamic",
+    "spark.databricks.delta.schema.autoMerge.enabled": "false",
+    "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+    "spark.driver.memory": "3g",
+}
+
+
+def spark_config(settings: Settings) -> dict[str, Any]:
+    """Every configuration value the session is built with (pure, for tests and docs)."""
+    config: dict[str, Any] = {**LOCAL_DEFAULTS, **DELTA_CONFIG}
+    config["spark.sql.shuffle.partitions"] = str(settings.spark_shuffle_partitions)
+    config["spark.default.parallelism"] = str(settings.spark_shuffle_partitions)
+    config["spark.databricks.delta.snapshotPartitions"] = str(settings.spark_shuffle_partitions)
+    config["spark.sql.warehouse.dir"] = f"{settings.lakehouse_root.rstrip('/')}/_spark_warehouse"
+    config["spark.jars"] = ",".join(resolved_jars())
+    config["spark.pyspark.python"] = sys.executable  # executors run the same environment
+    config["spark.driver.extraJavaOptions"] = f"-Dderby.system.home={settings.home / 'spark'}"
+    return config
+
+
+def get_spark(app_name: str = "cems", settings: Settings | None = None) -> SparkSession:
+    """The process's SparkSession, created on first use."""
+    settings = settings or get_settings()
+    master = settings.spark_master
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    if master.startswith("sc://"):
+        return SparkSession.builder.remote(master).appName(app_name).getOrCreate()
+    builder = SparkSession.builder.master(master).appName(app_name)
+    for key, value in spark_config(settings).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark

@@ -1,0 +1,236 @@
+"""The landing transaction every source shares: plan, bronze, check, quarantine, silver.
+
+A batch is a fixed set of input files (or an incremental CRM read) with a number. Its plan
+is recorded before any data moves; every write is keyed by ``(table, batch number)`` with
+Delta's ``txnAppId``/``txnVersion``, so a re-run after a crash repeats only what did not
+commit and a re-run after success changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from data_contracts.loader import Contract
+from spark_jobs.lake import Lake, append_once, merge_by_key, table_exists
+from spark_jobs.validate import (
+    RAW,
+    VIOLATIONS,
+    check_contract,
+    check_references,
+    deduplicate,
+    invalid_rows,
+    valid_rows,
+)
+
+PLAN_SCHEMA = T.StructType(
+    [
+        T.StructField("contract", T.StringType(), False),
+        T.StructField("batch_id", T.LongType(), False),
+        T.StructField("status", T.StringType(), False),
+        T.StructField("input", T.StringType(), True),
+        T.StructField("recorded_at", T.TimestampType(), False),
+    ]
+)
+
+
+class ErrorBudgetError(RuntimeError):
+    """A batch broke more rows than its contract allows; nothing reached silver."""
+
+
+@dataclass
+class Reconciliation:
+    """What happened to every received row of one batch."""
+
+    contract: str
+    batch_id: int
+    inputs: int
+    received: int = 0
+    silver: int = 0
+    duplicates: int = 0
+    quarantined: dict[str, int] = field(default_factory=dict)
+    skipped: bool = False
+
+    @property
+    def quarantined_total(self) -> int:
+        return sum(self.quarantined.values())
+
+    @property
+    def balanced(self) -> bool:
+        return self.received == self.silver + self.quarantined_total + self.duplicates
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["quarantined_total"] = self.quarantined_total
+        data["balanced"] = self.balanced
+        return data
+
+
+@dataclass(frozen=True)
+class Batch:
+    batch_id: int
+    inputs: list[str]
+    resumed: bool
+
+
+def plan_batch(
+    spark: SparkSession, lake: Lake, contract: Contract, candidates: list[str]
+) -> Batch | None:
+    """The batch to run: an unfinished one (same inputs), or a new one over unseen inputs."""
+    history: list[Any] = []
+    if table_exists(spark, lake.landed_files):
+        history = (
+            spark.read.format("delta")
+            .load(lake.landed_files)
+            .filter(F.col("contract") == contract.name)
+            .collect()
+        )
+    completed = {r.batch_id for r in history if r.status == "completed"}
+    planned: dict[int, list[str]] = {}
+    for r in history:
+        if r.status == "planned" and r.input is not None:
+            planned.setdefault(r.batch_id, []).append(r.input)
+    unfinished = sorted(b for b in planned if b not in completed)
+    if unfinished:
+        return Batch(unfinished[0], sorted(planned[unfinished[0]]), resumed=True)
+    seen = {i for inputs in planned.values() for i in inputs}
+    new = sorted(c for c in candidates if c not in seen)
+    if not new:
+        return None
+    batch_id = max(planned, default=0) + 1
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows = [(contract.name, batch_id, "planned", i, now) for i in new]
+    append_once(
+        spark.createDataFrame(rows, PLAN_SCHEMA),
+        lake.landed_files,
+        f"plan/{contract.name}",
+        batch_id,
+    )
+    return Batch(batch_id, new, resumed=False)
+
+
+def complete_batch(spark: SparkSession, lake: Lake, contract: Contract, batch_id: int) -> None:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    row = spark.createDataFrame([(contract.name, batch_id, "completed", None, now)], PLAN_SCHEMA)
+    append_once(row, lake.landed_files, f"done/{contract.name}", batch_id)
+
+
+def quarantine_rows(invalid: DataFrame, contract: Contract) -> DataFrame:
+    """The quarantine table's shape: source, batch, rule broken, raw payload."""
+    return invalid.select(
+        F.lit(contract.name).alias("contract"),
+        F.col("_source_file").alias("source_file"),
+        F.col("_batch_id").alias("batch_id"),
+        F.col(VIOLATIONS)[0].alias("reason"),
+        F.col(VIOLATIONS).alias("reasons"),
+        F.col(RAW).alias("raw_payload"),
+        F.col("_ingested_at").alias("ingested_at"),
+    )
+
+
+def land(
+    spark: SparkSession,
+    lake: Lake,
+    contract: Contract,
+    batch: Batch,
+    received: DataFrame,
+    references: dict[str, DataFrame] | None = None,
+    order_by: list[str] | None = None,
+    write_silver: Callable[[DataFrame], tuple[int, int]] | None = None,
+) -> Reconciliation:
+    """Bronze -> contract checks -> quarantine -> dedupe -> silver for one planned batch.
+
+    ``received`` holds the rows as delivered plus the ingest columns. ``write_silver``
+    replaces the default MERGE (e.g. SCD2); it returns ``(rows written, unchanged rows)``.
+    """
+    report = Reconciliation(contract.name, batch.batch_id, len(batch.inputs))
+    received = received.cache()
+    report.received = received.count()
+    append_once(received, lake.bronze(contract), f"bronze/{contract.name}", batch.batch_id)
+
+    checked = check_contract(received, contract)
+    checked = check_references(checked, contract, references or {}).cache()
+    bad = quarantine_rows(invalid_rows(checked), contract).cache()
+    report.quarantined = {
+        r["reason"]: int(r["count"]) for r in bad.groupBy("reason").count().collect()
+    }
+    append_once(
+        bad,
+        lake.quarantine,
+        f"quarantine/{contract.name}",
+        batch.batch_id,
+        partition_by=["contract"],
+    )
+    share = 100.0 * report.quarantined_total / max(report.received, 1)
+    if share > contract.error_budget_pct:
+        summary = ", ".join(f"{reason}: {n}" for reason, n in sorted(report.quarantined.items()))
+        raise ErrorBudgetError(
+            f"{contract.name} batch {batch.batch_id}: {report.quarantined_total} of "
+            f"{report.received} rows ({share:.2f} %) broke the contract, over its error "
+            f"budget of {contract.error_budget_pct} %; "
+            f"they are in quarantine ({summary}); silver was not changed."
+        )
+    good = valid_rows(checked)
+    valid_count = good.count()
+    unique = deduplicate(good, contract.primary_key, order_by or ["_source_file"]).drop(RAW).cache()
+    unique_count = unique.count()
+    if write_silver is None:
+        written, unchanged = _merge_silver(spark, lake, contract, unique)
+    else:
+        written, unchanged = write_silver(unique)
+    report.silver = written
+    report.duplicates = (valid_count - unique_count) + unchanged
+    for frame in (received, checked, bad, unique):
+        frame.unpersist()
+    complete_batch(spark, lake, contract, batch.batch_id)
+    return report
+
+
+def _merge_silver(
+    spark: SparkSession, lake: Lake, contract: Contract, unique: DataFrame
+) -> tuple[int, int]:
+    from delta.tables import DeltaTable
+
+    path = lake.silver(contract)
+    data = unique.select(*contract.column_names, "_source_file", "_batch_id", "_ingested_at")
+    merge_by_key(spark, data, path, contract.primary_key)
+    last = DeltaTable.forPath(spark, path).history(1).collect()[0]
+    metrics = last.operationMetrics or {}
+    if last.operation != "MERGE":
+        return 0, 0
+    source = int(metrics.get("numSourceRows", 0))
+    written = int(metrics.get("numTargetRowsInserted", 0)) + int(
+        metrics.get("numTargetRowsUpdated", 0)
+    )
+    return written, source - written
+
+
+def ingest_columns(df: DataFrame, system: str, batch_id: int) -> DataFrame:
+    """Add the ingest metadata every bronze row carries (``_source_file`` must be set)."""
+    return (
+        df.withColumn("_source_system", F.lit(system))
+        .withColumn("_batch_id", F.lit(batch_id).cast("long"))
+        .withColumn("_ingested_at", F.current_timestamp())
+    )
+
+
+def reference_keys(spark: SparkSession, lake: Lake, contract: Contract) -> dict[str, DataFrame]:
+    """Existing keys of every table this contract's foreign keys point at (if landed)."""
+    from data_contracts.loader import all_contracts
+
+    by_entity = {c.entity: c for c in all_contracts().values()}
+    found: dict[str, DataFrame] = {}
+    for column in contract.columns:
+        if not column.references:
+            continue
+        entity, key = column.references.split(".")
+        path = lake.silver(by_entity[entity])
+        if table_exists(spark, path):
+            found[column.references] = spark.read.format("delta").load(path).select(key)
+    return found

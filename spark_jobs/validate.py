@@ -1,0 +1,134 @@
+"""Contract checks as pure DataFrame transforms.
+
+``check_contract`` takes rows as received (text or typed) and returns them typed per the
+contract with a ``_violations`` array naming every rule each row breaks. Reasons never
+contain the offending value (it may be personal data); the raw payload keeps it, in
+quarantine only.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from data_contracts.loader import Column as ContractColumn
+from data_contracts.loader import Contract
+from data_contracts.schemas import spark_type
+
+VIOLATIONS = "_violations"
+RAW = "_raw"
+MALFORMED = "_corrupt_record"  # Spark's column for lines it could not split into fields
+
+
+def _checks(column: ContractColumn, raw: Column, typed: Column) -> list[tuple[Column, str]]:
+    name = column.name
+    checks: list[tuple[Column, str]] = []
+    present = raw.isNotNull() & (F.trim(raw.cast("string")) != "")
+    if column.logical_type != "string":
+        checks.append((present & typed.isNull(), f"{name} is not a valid {spark_type(column)}"))
+    if column.required:
+        checks.append((~present, f"{name} is required but missing"))
+    if column.allowed_values:
+        allowed = list(column.allowed_values)
+        checks.append((typed.isNotNull() & ~typed.isin(allowed), f"{name} is not an allowed value"))
+    if column.minimum is not None:
+        checks.append(
+            (typed < F.lit(column.minimum), f"{name} is below its minimum {column.minimum:g}")
+        )
+    if column.maximum is not None:
+        checks.append(
+            (typed > F.lit(column.maximum), f"{name} is above its maximum {column.maximum:g}")
+        )
+    if column.pattern:
+        checks.append(
+            (typed.isNotNull() & ~typed.rlike(column.pattern), f"{name} does not match its pattern")
+        )
+    return checks
+
+
+def typed_column(column: ContractColumn, raw: Column) -> Column:
+    if column.logical_type == "string":
+        return raw.cast("string")
+    if column.logical_type == "boolean":
+        text = F.lower(F.trim(raw.cast("string")))
+        return F.when(text.isin("true", "t", "1", "y", "yes"), F.lit(True)).when(
+            text.isin("false", "f", "0", "n", "no"), F.lit(False)
+        )
+    return raw.try_cast(spark_type(column))
+
+
+def check_contract(df: DataFrame, contract: Contract) -> DataFrame:
+    """Typed contract columns, the untouched ``_raw`` JSON and ``_violations``; extras kept."""
+    names = contract.column_names
+    missing = [n for n in names if n not in df.columns]
+    for name in missing:
+        df = df.withColumn(name, F.lit(None).cast("string"))
+    raw_json = F.to_json(F.struct(*[F.col(f"`{n}`") for n in names]))
+    typed = {c.name: typed_column(c, F.col(f"`{c.name}`")) for c in contract.columns}
+    checks = [
+        F.when(condition, F.lit(reason))
+        for c in contract.columns
+        for condition, reason in _checks(c, F.col(f"`{c.name}`"), typed[c.name])
+    ]
+    if MALFORMED in df.columns:
+        checks.insert(0, F.when(F.col(MALFORMED).isNotNull(), F.lit("row is malformed")))
+        raw_json = F.coalesce(F.to_json(F.struct(F.col(MALFORMED).alias("line"))), raw_json)
+        raw_json = F.when(
+            F.col(MALFORMED).isNotNull(), F.to_json(F.struct(F.col(MALFORMED).alias("line")))
+        ).otherwise(F.to_json(F.struct(*[F.col(f"`{n}`") for n in names])))
+    violations = F.filter(F.array(*checks), lambda x: x.isNotNull()) if checks else F.array()
+    skip = (RAW, VIOLATIONS, MALFORMED)
+    extras = [F.col(f"`{c}`") for c in df.columns if c not in names and c not in skip]
+    # Violations are computed on the received values, then the typed values replace them.
+    staged = df.withColumn(RAW, raw_json).withColumn(VIOLATIONS, violations)
+    return staged.select(
+        *[typed[c.name].alias(c.name) for c in contract.columns], *extras, RAW, VIOLATIONS
+    )
+
+
+def check_references(
+    df: DataFrame, contract: Contract, references: dict[str, DataFrame]
+) -> DataFrame:
+    """Flag foreign keys that point at nothing in the referenced silver table.
+
+    ``references`` maps ``"<entity>.<column>"`` to a DataFrame of the existing keys; a
+    reference with no DataFrame is not checked (its table has not landed yet).
+    """
+    for column in contract.columns:
+        if not column.references or column.references not in references:
+            continue
+        flag = f"_found_{column.name}"
+        keys = (
+            references[column.references]
+            .select(F.col(f"`{column.references.split('.')[1]}`").alias(f"_ref_{column.name}"))
+            .distinct()
+            .withColumn(flag, F.lit(True))
+        )
+        df = df.join(keys, df[f"`{column.name}`"] == keys[f"_ref_{column.name}"], "left")
+        orphan = F.col(f"`{column.name}`").isNotNull() & F.col(flag).isNull()
+        reason = F.lit(f"{column.name} refers to an unknown {column.references.split('.')[0]}")
+        df = df.withColumn(
+            VIOLATIONS,
+            F.when(orphan, F.array_union(F.col(VIOLATIONS), F.array(reason))).otherwise(
+                F.col(VIOLATIONS)
+            ),
+        ).drop(flag, f"_ref_{column.name}")
+    return df
+
+
+def valid_rows(df: DataFrame) -> DataFrame:
+    return df.filter(F.size(VIOLATIONS) == 0).drop(VIOLATIONS)
+
+
+def invalid_rows(df: DataFrame) -> DataFrame:
+    return df.filter(F.size(VIOLATIONS) > 0)
+
+
+def deduplicate(df: DataFrame, keys: list[str], order_by: list[str]) -> DataFrame:
+    """One row per business key: the last by ``order_by`` (deterministic tie-break on _raw)."""
+    from pyspark.sql.window import Window
+
+    window = Window.partitionBy(*[F.col(f"`{k}`") for k in keys]).orderBy(
+        *[F.col(f"`{c}`").desc_nulls_last() for c in order_by], F.col(RAW).desc()
+    )
+    return df.withColumn("_rank", F.row_number().over(window)).filter("_rank = 1").drop("_rank")

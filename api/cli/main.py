@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import contracts, generate, legacy_import, status
+from api.cli import contracts, generate, legacy_import, pipeline, status
 
 app = typer.Typer(
     name="cems",
@@ -19,6 +19,7 @@ app.command("generate")(generate.generate)
 app.command("import")(legacy_import.import_file)
 app.command("status")(status.status)
 app.add_typer(contracts.app, name="contracts")
+app.add_typer(pipeline.app, name="pipeline")
 
 if __name__ == "__main__":
     app()

@@ -14,7 +14,7 @@ DEMO_DAYS ?= 90
 help:
 	@echo "make demo   set up, then generate a demo operator and show what was produced"
 	@echo "make test   set up, then run lint and the whole test suite"
-	@echo "make bench  set up, then measure generation throughput and memory at 1M customers"
+	@echo "make bench  set up, then measure generation and landing at 1M customers"
 	@echo "make lint   ruff + mypy"
 	@echo "make lock   re-compile requirements.lock from pyproject.toml"
 
@@ -47,6 +47,7 @@ test: setup lint
 
 bench: setup
 	$(BIN)/python tests/bench/bench_generate.py
+	$(BIN)/python tests/bench/bench_landing.py
 
 clean:
 	rm -rf $(VENV) .cems .pytest_cache .mypy_cache .ruff_cache

@@ -104,7 +104,8 @@ def test_billing_lands_the_same_on_a_standalone_cluster(
         "CEMS_SPARK_SHUFFLE_PARTITIONS": "2",
     }
     code = (
-        "import json; from spark_jobs.pipeline import land; from spark_jobs.session import get_spark;"
+        "import json; from spark_jobs.pipeline import land;"
+        "from spark_jobs.session import get_spark;"
         "reports = land(['billing']); spark = get_spark();"
         "print(json.dumps({'master': spark.sparkContext.master,"
         " 'executors': spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size(),"

@@ -35,6 +35,7 @@ lock:
 
 demo: setup
 	$(BIN)/cems generate --customers $(DEMO_CUSTOMERS) --days $(DEMO_DAYS) --seed 7
+	$(BIN)/cems pipeline land --source all
 	$(BIN)/cems status
 
 lint: setup

@@ -35,7 +35,6 @@ lock:
 
 demo: setup
 	$(BIN)/cems generate --customers $(DEMO_CUSTOMERS) --days $(DEMO_DAYS) --seed 7
-	$(BIN)/cems pipeline land --source all
 	$(BIN)/cems status
 
 lint: setup

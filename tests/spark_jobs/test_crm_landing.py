@@ -410,12 +410,15 @@ def test_a_crashed_batch_reruns_with_its_planned_bounds_and_writes_no_version_tw
 
 
 @pytest.mark.postgres
-def test_crm_in_postgresql_lands_incrementally(spark: SparkSession, tmp_path: Path) -> None:
+def test_crm_in_postgresql_lands_incrementally(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     url = os.environ.get("CEMS_TEST_POSTGRES_URL")
     if not url:
         if os.environ.get("CI"):
             pytest.fail("CI must provide CEMS_TEST_POSTGRES_URL (.ci/run starts PostgreSQL)")
         pytest.skip("CEMS_TEST_POSTGRES_URL is not set; .ci/run provides a PostgreSQL")
+    spark: SparkSession = request.getfixturevalue("spark")  # only once there is a database
     schema = f"cems_crm_landing_{os.getpid()}"
     admin = sa.create_engine(url)
     with admin.begin() as conn:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from data_contracts.settings import Settings, get_settings
 from data_contracts.synthetic.config import GeneratorConfig
@@ -52,3 +54,30 @@ def churn_operator(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, 
         tmp_path_factory.mktemp("churn"),
         GeneratorConfig(customers=5000, days=75, seed=3, kpi_days=30),
     )
+
+
+@pytest.fixture
+def postgres_schema() -> Iterator[tuple[str, sa.Engine, str]]:
+    """A private schema in the test PostgreSQL: (URL whose search_path is it, admin engine, name).
+
+    CI must provide ``CEMS_TEST_POSTGRES_URL`` (``.ci/run`` starts a server); elsewhere the
+    test is skipped with that reason.
+    """
+    url = os.environ.get("CEMS_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("CI must provide CEMS_TEST_POSTGRES_URL (.ci/run starts PostgreSQL)")
+        pytest.skip("CEMS_TEST_POSTGRES_URL is not set; .ci/run provides a PostgreSQL")
+    schema = f"cems_test_{os.getpid()}_{next(_schema_numbers)}"
+    admin = sa.create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"create schema {schema}"))
+    try:
+        yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}", admin, schema
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"drop schema {schema} cascade"))
+        admin.dispose()
+
+
+_schema_numbers = itertools.count()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import click
@@ -114,40 +113,26 @@ def test_unwritable_home_is_reported_without_traceback(
 
 
 @pytest.mark.postgres
-def test_generate_into_postgresql(cems_home: Path) -> None:
-    url = os.environ.get("CEMS_TEST_POSTGRES_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("CI must provide CEMS_TEST_POSTGRES_URL (.ci/run starts PostgreSQL)")
-        pytest.skip("CEMS_TEST_POSTGRES_URL is not set; .ci/run provides a PostgreSQL")
-    schema = f"cems_test_{os.getpid()}"
-    admin = sa.create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"create schema {schema}"))
-    crm_url = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
-    try:
-        result = runner.invoke(
-            app,
-            ["generate", "--customers", "120", "--days", "3", "--crm-url", crm_url, "--json"],
-            env=WIDE,
-        )
-        assert result.exit_code == 0, result.output
-        summary = json.loads(result.output)
-        with admin.connect() as conn:
-            customers = conn.execute(
-                sa.text(f"select count(*) from {schema}.customers")
-            ).scalar_one()
-            kinds = conn.execute(
-                sa.text(
-                    "select data_type from information_schema.columns where table_schema = :s"
-                    " and table_name = 'subscriptions' and column_name = 'monthly_price'"
-                ),
-                {"s": schema},
-            ).scalar_one()
-        assert customers == summary["row_counts"]["crm.customers"] == 120
-        assert kinds == "numeric"
-        assert not (cems_home / "sources" / "crm.db").exists()
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"drop schema {schema} cascade"))
-        admin.dispose()
+def test_generate_into_postgresql(
+    cems_home: Path, postgres_schema: tuple[str, sa.Engine, str]
+) -> None:
+    crm_url, admin, schema = postgres_schema
+    result = runner.invoke(
+        app,
+        ["generate", "--customers", "120", "--days", "3", "--crm-url", crm_url, "--json"],
+        env=WIDE,
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    with admin.connect() as conn:
+        customers = conn.execute(sa.text(f"select count(*) from {schema}.customers")).scalar_one()
+        kinds = conn.execute(
+            sa.text(
+                "select data_type from information_schema.columns where table_schema = :s"
+                " and table_name = 'subscriptions' and column_name = 'monthly_price'"
+            ),
+            {"s": schema},
+        ).scalar_one()
+    assert customers == summary["row_counts"]["crm.customers"] == 120
+    assert kinds == "numeric"
+    assert not (cems_home / "sources" / "crm.db").exists()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -411,42 +410,28 @@ def test_a_crashed_batch_reruns_with_its_planned_bounds_and_writes_no_version_tw
 
 @pytest.mark.postgres
 def test_crm_in_postgresql_lands_incrementally(
-    request: pytest.FixtureRequest, tmp_path: Path
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_schema: tuple[str, sa.Engine, str]
 ) -> None:
-    url = os.environ.get("CEMS_TEST_POSTGRES_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("CI must provide CEMS_TEST_POSTGRES_URL (.ci/run starts PostgreSQL)")
-        pytest.skip("CEMS_TEST_POSTGRES_URL is not set; .ci/run provides a PostgreSQL")
+    crm_url, _, _ = postgres_schema
     spark: SparkSession = request.getfixturevalue("spark")  # only once there is a database
-    schema = f"cems_crm_landing_{os.getpid()}"
-    admin = sa.create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"create schema {schema}"))
-    crm_url = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
-    try:
-        settings = Settings(home=tmp_path / "home", crm_database_url=crm_url)
-        result = generate(CONFIG, settings)
-        lake = Lake(str(tmp_path / "lakehouse"))
-        reports = land_crm(spark, lake, settings)
-        assert [r.contract for r in reports] == LANDED
-        for report in reports:
-            assert report.balanced and report.received == result.row_counts[report.contract]
-        customers = _silver(spark, lake, "crm.customers")
-        assert dict(customers.dtypes)["updated_at"] == "timestamp"
-        customer = _current_id(spark, lake, "crm.customers")
-        _update(crm_url, "customers", "customer_id", customer, city="Newtown", updated_at=T1)
-        [again] = land_crm(spark, lake, settings)
-        assert (again.contract, again.received, again.silver, again.batch_id) == (
-            "crm.customers",
-            1,
-            1,
-            2,
-        )
-        old, new = _versions(spark, lake, "crm.customers", "customer_id", customer)
-        assert (old.to, new["from"], new.city) == (W1, W1, "Newtown")
-        assert land_crm(spark, lake, settings) == []
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"drop schema {schema} cascade"))
-        admin.dispose()
+    settings = Settings(home=tmp_path / "home", crm_database_url=crm_url)
+    result = generate(CONFIG, settings)
+    lake = Lake(str(tmp_path / "lakehouse"))
+    reports = land_crm(spark, lake, settings)
+    assert [r.contract for r in reports] == LANDED
+    for report in reports:
+        assert report.balanced and report.received == result.row_counts[report.contract]
+    customers = _silver(spark, lake, "crm.customers")
+    assert dict(customers.dtypes)["updated_at"] == "timestamp"
+    customer = _current_id(spark, lake, "crm.customers")
+    _update(crm_url, "customers", "customer_id", customer, city="Newtown", updated_at=T1)
+    [again] = land_crm(spark, lake, settings)
+    assert (again.contract, again.received, again.silver, again.batch_id) == (
+        "crm.customers",
+        1,
+        1,
+        2,
+    )
+    old, new = _versions(spark, lake, "crm.customers", "customer_id", customer)
+    assert (old.to, new["from"], new.city) == (W1, W1, "Newtown")
+    assert land_crm(spark, lake, settings) == []

@@ -254,11 +254,6 @@ class CrmDatabase:
     def close(self) -> None:
         self.engine.dispose()
 
-    def recreate(self) -> None:
-        """Drop and create every CRM table (a fresh operational database)."""
-        self.metadata.drop_all(self.engine)
-        self.metadata.create_all(self.engine)
-
     def create_missing(self) -> None:
         self.metadata.create_all(self.engine)
 

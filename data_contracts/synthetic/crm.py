@@ -7,7 +7,7 @@ objects; personal strings are drawn per chunk from their own random stream.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 
 import numpy as np
 import pyarrow as pa
@@ -299,11 +299,3 @@ class CrmSnapshot:
                 "updated_at": ts_array(updated_us),
             }
         )
-
-
-def utc_midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
-def day_of(start: date, offset: int) -> date:
-    return start + timedelta(days=offset)

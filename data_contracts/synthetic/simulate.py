@@ -141,7 +141,6 @@ class Outcome:
     churn_reason: list[str]
     churn_driver: list[str]
     sub_end_day: np.ndarray
-    sub_reason: dict[int, str] = field(default_factory=dict)
     drivers_at_churn: dict[int, dict[str, float]] = field(default_factory=dict)
 
 
@@ -159,7 +158,6 @@ class Simulation:
         self.account_ids = ids("A", 8, acc.count)
         self.subscription_ids = ids("S", 9, subs.count)
         self.churn_day = np.full(n, NEVER, dtype=np.int32)
-        self.churn_reason = [""] * 0
         self.reasons: dict[int, str] = {}
         self.drivers: dict[int, str] = {}
         self.driver_values: dict[int, dict[str, float]] = {}

@@ -33,6 +33,13 @@ class Settings(BaseSettings):
         "", description="Operational CRM database (SQLAlchemy URL); SQLite under home by default."
     )
     serving_database_url: str = ""
+    dbt_target: str = Field(
+        "duckdb", pattern="^(duckdb|spark)$", description="dbt target that builds the gold marts."
+    )
+    airflow_home: str = ""
+    airflow_database_url: str = Field(
+        "", description="Airflow metadata database; SQLite under airflow_home by default."
+    )
     spark_master: str = "local[*]"
     spark_shuffle_partitions: int = Field(
         8, ge=1, description="Shuffle partitions (raise on a cluster)."
@@ -51,6 +58,10 @@ class Settings(BaseSettings):
         self.warehouse_path = self.warehouse_path or str(home / "warehouse" / "cems.duckdb")
         self.mlflow_tracking_uri = self.mlflow_tracking_uri or (home / "mlflow").as_uri()
         self.crm_database_url = self.crm_database_url or f"sqlite:///{home / 'sources' / 'crm.db'}"
+        self.airflow_home = self.airflow_home or str(home / "airflow")
+        self.airflow_database_url = (
+            self.airflow_database_url or f"sqlite:///{Path(self.airflow_home) / 'airflow.db'}"
+        )
         self.serving_database_url = (
             self.serving_database_url or f"sqlite:///{home / 'serving' / 'serving.db'}"
         )
@@ -65,6 +76,11 @@ class Settings(BaseSettings):
     def generated_path(self) -> Path:
         """Generator metadata: manifest, checksums and ground truth (never read by pipelines)."""
         return self.home / "generated"
+
+    @property
+    def gold_root(self) -> str:
+        """Gold marts published as Delta tables (``<gold_root>/<mart>``)."""
+        return f"{self.lakehouse_root.rstrip('/')}/gold"
 
     @property
     def logs_path(self) -> Path:

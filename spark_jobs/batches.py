@@ -20,12 +20,14 @@ from pyspark.sql import types as T
 from data_contracts.loader import Contract
 from spark_jobs.lake import Lake, append_once, merge_by_key, table_exists
 from spark_jobs.validate import (
+    HELD,
     RAW,
     VIOLATIONS,
     check_contract,
     check_references,
     deduplicate,
     invalid_rows,
+    own_violation,
     valid_rows,
 )
 
@@ -157,9 +159,12 @@ def land(
     checked = check_contract(received, contract)
     checked = check_references(checked, contract, references or {}).cache()
     bad = quarantine_rows(invalid_rows(checked), contract).cache()
-    report.quarantined = {
-        r["reason"]: int(r["count"]) for r in bad.groupBy("reason").count().collect()
-    }
+    counts = bad.groupBy("reason", own_violation(F.col("reasons")).alias("own")).count().collect()
+    report.quarantined = {}
+    for r in counts:
+        report.quarantined[r["reason"]] = report.quarantined.get(r["reason"], 0) + int(r["count"])
+    # Children held back because their parent is in quarantine are not this batch's fault.
+    broken = sum(int(r["count"]) for r in counts if r["own"])
     append_once(
         bad,
         lake.quarantine,
@@ -167,11 +172,11 @@ def land(
         batch.batch_id,
         partition_by=["contract"],
     )
-    share = 100.0 * report.quarantined_total / max(report.received, 1)
+    share = 100.0 * broken / max(report.received, 1)
     if share > contract.error_budget_pct:
         summary = ", ".join(f"{reason}: {n}" for reason, n in sorted(report.quarantined.items()))
         raise ErrorBudgetError(
-            f"{contract.name} batch {batch.batch_id}: {report.quarantined_total} of "
+            f"{contract.name} batch {batch.batch_id}: {broken} of "
             f"{report.received} rows ({share:.2f} %) broke the contract, over its error "
             f"budget of {contract.error_budget_pct} %; "
             f"they are in quarantine ({summary}); silver was not changed."
@@ -221,16 +226,39 @@ def ingest_columns(df: DataFrame, system: str, batch_id: int) -> DataFrame:
 
 
 def reference_keys(spark: SparkSession, lake: Lake, contract: Contract) -> dict[str, DataFrame]:
-    """Existing keys of every table this contract's foreign keys point at (if landed)."""
+    """Known keys of every table this contract's foreign keys point at (if landed).
+
+    Each frame holds the key column and ``_held``: false for keys in the parent's silver
+    table, true for keys that exist only in quarantine (a parent row that broke its own
+    contract), so children of a quarantined parent are held back with a reason of their own.
+    """
     from data_contracts.loader import all_contracts
+    from data_contracts.schemas import spark_type
 
     by_entity = {c.entity: c for c in all_contracts().values()}
+    quarantine = (
+        spark.read.format("delta").load(lake.quarantine)
+        if table_exists(spark, lake.quarantine)
+        else None
+    )
     found: dict[str, DataFrame] = {}
     for column in contract.columns:
         if not column.references:
             continue
         entity, key = column.references.split(".")
-        path = lake.silver(by_entity[entity])
-        if table_exists(spark, path):
-            found[column.references] = spark.read.format("delta").load(path).select(key)
+        parent = by_entity[entity]
+        path = lake.silver(parent)
+        if not table_exists(spark, path):
+            continue
+        keys = spark.read.format("delta").load(path).select(key).withColumn(HELD, F.lit(False))
+        if quarantine is not None:
+            key_type = spark_type(next(c for c in parent.columns if c.name == key))
+            held = (
+                quarantine.filter(F.col("contract") == parent.name)
+                .select(F.get_json_object("raw_payload", f"$.{key}").cast(key_type).alias(key))
+                .filter(F.col(key).isNotNull())
+                .withColumn(HELD, F.lit(True))
+            )
+            keys = keys.unionByName(held)
+        found[column.references] = keys
     return found

@@ -75,7 +75,10 @@ STREAMS: dict[str, tuple[str, ...]] = {
         "interactions.ticket_status_changes",
     ),
 }
-MAX_FILES_PER_TRIGGER = 100
+MAX_FILES_PER_TRIGGER = 100  # continuous runs: files arrive a few at a time
+# availableNow catches up on a backlog: fewer, larger micro-batches (a collector drops about
+# 125 files a day, each small), because each micro-batch costs a dozen Delta commits.
+AVAILABLE_NOW_MAX_FILES = 1000
 INTERVAL_SECONDS = 10.0
 FILE_MODIFIED = "_file_modified_at"
 HISTORY_DEPTH = 25  # commits searched for a replayed batch's MERGE
@@ -491,10 +494,12 @@ def start_stream(
     landing: Path,
     name: str,
     available_now: bool = True,
-    max_files_per_trigger: int = MAX_FILES_PER_TRIGGER,
+    max_files_per_trigger: int | None = None,
     interval_seconds: float = INTERVAL_SECONDS,
 ) -> StreamRun:
     """Start one contract's query (availableNow, or a processing-time trigger)."""
+    if max_files_per_trigger is None:
+        max_files_per_trigger = AVAILABLE_NOW_MAX_FILES if available_now else MAX_FILES_PER_TRIGGER
     contract = get_contract(name)
     ensure_shared_tables(spark, lake, contract)
     checkpoint = lake.checkpoint(f"streaming/{contract.source}/{contract.entity}")
@@ -518,7 +523,7 @@ def land_stream(
     landing: Path,
     name: str,
     available_now: bool = True,
-    max_files_per_trigger: int = MAX_FILES_PER_TRIGGER,
+    max_files_per_trigger: int | None = None,
     interval_seconds: float = INTERVAL_SECONDS,
 ) -> Reconciliation:
     """Land one contract's new files (availableNow: everything there now, then stop)."""

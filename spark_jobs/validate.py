@@ -18,6 +18,8 @@ from data_contracts.schemas import spark_type
 VIOLATIONS = "_violations"
 RAW = "_raw"
 MALFORMED = "_corrupt_record"  # Spark's column for lines it could not split into fields
+HELD = "_held"  # in a references frame: the key exists only in quarantine
+HELD_SUFFIX = "held in quarantine"
 
 
 def _checks(column: ContractColumn, raw: Column, typed: Column) -> list[tuple[Column, str]]:
@@ -91,29 +93,49 @@ def check_references(
 ) -> DataFrame:
     """Flag foreign keys that point at nothing in the referenced silver table.
 
-    ``references`` maps ``"<entity>.<column>"`` to a DataFrame of the existing keys; a
-    reference with no DataFrame is not checked (its table has not landed yet).
+    ``references`` maps ``"<entity>.<column>"`` to a DataFrame of the known keys; a
+    reference with no DataFrame is not checked (its table has not landed yet). A frame may
+    carry a boolean ``_held`` column: true for keys whose parent row is itself in
+    quarantine. Such children are held back with their own reason (see :func:`held_reason`)
+    instead of being called orphans: the source is consistent, our copy of the parent is not.
     """
     for column in contract.columns:
         if not column.references or column.references not in references:
             continue
-        flag = f"_found_{column.name}"
+        entity, key = column.references.split(".")
+        flag, held = f"_found_{column.name}", f"_held_{column.name}"
+        given = references[column.references]
         keys = (
-            references[column.references]
-            .select(F.col(f"`{column.references.split('.')[1]}`").alias(f"_ref_{column.name}"))
-            .distinct()
+            given.select(
+                F.col(f"`{key}`").alias(f"_ref_{column.name}"),
+                (F.col(HELD) if HELD in given.columns else F.lit(False)).alias(held),
+            )
+            .groupBy(f"_ref_{column.name}")
+            .agg(F.min(held).alias(held))  # a key in silver is never "held"
             .withColumn(flag, F.lit(True))
         )
         df = df.join(keys, df[f"`{column.name}`"] == keys[f"_ref_{column.name}"], "left")
-        orphan = F.col(f"`{column.name}`").isNotNull() & F.col(flag).isNull()
-        reason = F.lit(f"{column.name} refers to an unknown {column.references.split('.')[0]}")
+        present = F.col(f"`{column.name}`").isNotNull()
+        unknown = F.lit(f"{column.name} refers to an unknown {entity}")
+        reason = F.when(present & F.col(flag).isNull(), unknown).when(
+            present & F.col(held), F.lit(held_reason(column.name, entity))
+        )
         df = df.withColumn(
             VIOLATIONS,
-            F.when(orphan, F.array_union(F.col(VIOLATIONS), F.array(reason))).otherwise(
+            F.when(reason.isNotNull(), F.array_union(F.col(VIOLATIONS), F.array(reason))).otherwise(
                 F.col(VIOLATIONS)
             ),
-        ).drop(flag, f"_ref_{column.name}")
+        ).drop(flag, held, f"_ref_{column.name}")
     return df
+
+
+def held_reason(column: str, entity: str) -> str:
+    return f"{column} refers to {entity} {HELD_SUFFIX}"
+
+
+def own_violation(reasons: Column) -> Column:
+    """True when a row breaks a rule itself (not only by pointing at a quarantined parent)."""
+    return F.exists(reasons, lambda r: ~r.endswith(HELD_SUFFIX))
 
 
 def valid_rows(df: DataFrame) -> DataFrame:

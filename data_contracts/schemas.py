@@ -130,6 +130,22 @@ def spark_ddl(contract: Contract, *, not_null: bool = True) -> str:
 
 # --- dbt -------------------------------------------------------------------------------
 
+# Silver tables that keep SCD type 2 history (spark_jobs.crm.SCD2 writes them): several
+# versions per key, so the key is unique only among current versions.
+SILVER_HISTORY = frozenset({"crm.customers", "crm.subscriptions"})
+SCD2_COLUMNS: dict[str, tuple[str, str]] = {
+    "valid_from": ("timestamp", "When this version became current (its updated_at, UTC)."),
+    "valid_to": ("timestamp", "When a newer version replaced this one (UTC); null if current."),
+    "is_current": ("boolean", "This is the latest version of the row."),
+}
+LINEAGE_COLUMNS: dict[str, tuple[str, str]] = {
+    "_source_file": ("string", "Landing file or CRM read the row came from."),
+    "_batch_id": ("bigint", "Landing batch that wrote the row."),
+    "_ingested_at": ("timestamp", "When the row was landed (UTC)."),
+}
+# The environment variable the generated sources read the lakehouse root from.
+LAKEHOUSE_ROOT_ENV = "CEMS_LAKEHOUSE_ROOT"
+
 # ODCS slaProperties units -> dbt freshness periods.
 _FRESHNESS_PERIODS = {
     "min": "minute",
@@ -198,7 +214,10 @@ def _dbt_column(contract: Contract, column: Column, known: list[Contract]) -> di
     if column.required:
         tests.append("not_null")
     if contract.primary_key == [column.name]:
-        tests.append("unique")
+        if contract.name in SILVER_HISTORY:
+            tests.append({"unique": {"config": {"where": "is_current"}}})
+        else:
+            tests.append("unique")
     if column.allowed_values:
         tests.append({"accepted_values": {"arguments": {"values": list(column.allowed_values)}}})
     if column.references:
@@ -217,6 +236,7 @@ def _dbt_column(contract: Contract, column: Column, known: list[Contract]) -> di
 
 
 def _dbt_table(contract: Contract, known: list[Contract]) -> dict[str, Any]:
+    path = f"{{{{ env_var('{LAKEHOUSE_ROOT_ENV}') }}}}/silver/{contract.source}/{contract.entity}"
     config: dict[str, Any] = {
         "meta": {
             "owner": contract.owner,
@@ -226,18 +246,42 @@ def _dbt_table(contract: Contract, known: list[Contract]) -> dict[str, Any]:
             "error_budget_pct": contract.error_budget_pct,
             "primary_key": contract.primary_key,
             "pii_classes": pii_classes(contract),
+            "silver_history": "scd2" if contract.name in SILVER_HISTORY else "none",
+            # dbt-duckdb renders a source with this in place of schema.identifier.
+            "external_location": f"delta_scan('{path}')",
         }
     }
     freshness = _dbt_freshness(contract)
     if freshness is not None:
         config["loaded_at_field"] = contract.freshness_column
         config["freshness"] = freshness
+    columns = [_dbt_column(contract, c, known) for c in contract.columns]
+    if contract.name in SILVER_HISTORY:
+        columns.extend(_dbt_extra_columns(SCD2_COLUMNS))
+    columns.extend(_dbt_extra_columns(LINEAGE_COLUMNS))
     return {
         "name": contract.entity,
         "description": contract.description,
+        # dbt-spark reads the same Delta table by path: delta.`<path>`.
+        "identifier": (
+            f"{{{{ ('`' ~ env_var('{LAKEHOUSE_ROOT_ENV}') ~ '/silver/{contract.source}/"
+            f"{contract.entity}`') if target.type == 'spark' else '{contract.entity}' }}}}"
+        ),
         "config": config,
-        "columns": [_dbt_column(contract, c, known) for c in contract.columns],
+        "columns": columns,
     }
+
+
+def _dbt_extra_columns(columns: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": name,
+            "description": description,
+            "data_type": data_type,
+            "config": {"meta": {"pii_class": "none"}},
+        }
+        for name, (data_type, description) in columns.items()
+    ]
 
 
 def dbt_sources(contracts: Iterable[Contract]) -> dict[str, Any]:
@@ -247,6 +291,13 @@ def dbt_sources(contracts: Iterable[Contract]) -> dict[str, Any]:
     ``config`` (moved there in 1.10), tests are ``data_tests`` and generic test arguments
     sit under ``arguments``. Composite primary keys get no dbt test (dbt core has no
     compound unique test); the Great Expectations suite checks them.
+
+    Each table says where its silver Delta table lives, for both dbt targets: dbt-duckdb
+    reads ``meta.external_location`` (``delta_scan('<root>/silver/<source>/<entity>')``)
+    and dbt-spark the ``identifier`` (``delta.`<path>```, the source's schema being
+    ``delta`` on Spark), with the root from ``env_var('CEMS_LAKEHOUSE_ROOT')``. SCD2
+    tables list ``valid_from``/``valid_to``/``is_current`` and test the key as unique
+    among current versions; every table lists the lineage columns.
     """
     given = list(contracts)
     # Foreign keys may point outside the contracts asked for; resolve those from all.
@@ -261,6 +312,7 @@ def dbt_sources(contracts: Iterable[Contract]) -> dict[str, Any]:
         "sources": [
             {
                 "name": source,
+                "schema": f"{{{{ 'delta' if target.type == 'spark' else '{source}' }}}}",
                 "description": (
                     f"The {source} source system, generated from data_contracts/{source}/;"
                     " edit the contracts, not this file."
@@ -401,3 +453,28 @@ def write_generated(out_dir: Path, formats: Iterable[str] = FORMATS) -> list[Pat
                 folder = out_dir / "great_expectations"
                 written.append(_write(folder / f"{stem}.json", _json(expectation_suite(contract))))
     return written
+
+
+def dbt_source_files(contracts: Iterable[Contract] | None = None) -> dict[str, str]:
+    """The dbt project's sources, one YAML per source as jaffle-shop lays them out.
+
+    Keys are paths inside ``dbt/`` (``models/staging/<source>/_<source>__sources.yml``),
+    values the file text. The dbt project commits these; a test fails when they drift.
+    """
+    chosen = list(all_contracts().values()) if contracts is None else list(contracts)
+    document = dbt_sources(chosen)
+    files: dict[str, str] = {}
+    for source in document["sources"]:
+        name = source["name"]
+        text = _GENERATED_HEADER.replace(
+            "`cems contracts export`", "`data_contracts.schemas.write_dbt_sources`"
+        ) + yaml.safe_dump(
+            {"version": 2, "sources": [source]}, sort_keys=False, allow_unicode=True, width=100
+        )
+        files[f"models/staging/{name}/_{name}__sources.yml"] = text
+    return files
+
+
+def write_dbt_sources(project_dir: Path) -> list[Path]:
+    """Write :func:`dbt_source_files` into a dbt project folder; return the paths written."""
+    return [_write(project_dir / rel, text) for rel, text in dbt_source_files().items()]

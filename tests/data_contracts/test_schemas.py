@@ -17,6 +17,7 @@ from data_contracts.schemas import (
     FORMATS,
     arrow_schema,
     arrow_type,
+    dbt_source_files,
     dbt_sources,
     expectation_suite,
     pii_classes,
@@ -149,7 +150,15 @@ def test_dbt_sources_has_one_source_per_contract_source() -> None:
 def test_dbt_primary_keys_enums_and_foreign_keys() -> None:
     doc = dbt_sources(_contracts())
     customers = _dbt_table(doc, "crm", "customers")
-    assert _dbt_column(customers, "customer_id")["data_tests"] == ["not_null", "unique"]
+    # Silver keeps SCD2 history: the key is unique among current versions only.
+    assert _dbt_column(customers, "customer_id")["data_tests"] == [
+        "not_null",
+        {"unique": {"config": {"where": "is_current"}}},
+    ]
+    assert _dbt_column(_dbt_table(doc, "crm", "plans"), "plan_id")["data_tests"] == [
+        "not_null",
+        "unique",
+    ]
     assert "data_tests" not in _dbt_column(customers, "email")  # optional, no rules
     payments = _dbt_table(doc, "billing", "payments")
     assert {
@@ -198,7 +207,7 @@ def test_dbt_uses_the_dbt_1_11_keys_only() -> None:
                 for test in column.get("data_tests", []):
                     if isinstance(test, dict):
                         (arguments,) = test.values()
-                        assert set(arguments) == {"arguments"}
+                        assert set(arguments) in ({"arguments"}, {"config"})
 
 
 def test_dbt_meta_and_freshness_come_from_the_contract() -> None:
@@ -219,6 +228,48 @@ def test_dbt_meta_and_freshness_come_from_the_contract() -> None:
     payments = _dbt_table(doc, "billing", "payments")
     assert payments["config"]["meta"]["pii_classes"] == ["payment"]
     assert _dbt_column(payments, "card_last4")["config"]["meta"] == {"pii_class": "payment"}
+
+
+def test_dbt_sources_locate_silver_for_duckdb_and_spark() -> None:
+    doc = dbt_sources(_contracts())
+    (crm,) = [s for s in doc["sources"] if s["name"] == "crm"]
+    assert crm["schema"] == "{{ 'delta' if target.type == 'spark' else 'crm' }}"
+    customers = _dbt_table(doc, "crm", "customers")
+    root = "{{ env_var('CEMS_LAKEHOUSE_ROOT') }}"
+    assert customers["config"]["meta"]["external_location"] == (
+        f"delta_scan('{root}/silver/crm/customers')"
+    )
+    assert customers["identifier"] == (
+        "{{ ('`' ~ env_var('CEMS_LAKEHOUSE_ROOT') ~ '/silver/crm/customers`')"
+        " if target.type == 'spark' else 'customers' }}"
+    )
+    names = [c["name"] for c in customers["columns"]]
+    assert names[-6:] == [
+        "valid_from",
+        "valid_to",
+        "is_current",
+        "_source_file",
+        "_batch_id",
+        "_ingested_at",
+    ]
+    assert customers["config"]["meta"]["silver_history"] == "scd2"
+    plans = _dbt_table(doc, "crm", "plans")
+    assert [c["name"] for c in plans["columns"]][-3:] == [
+        "_source_file",
+        "_batch_id",
+        "_ingested_at",
+    ]
+    assert plans["config"]["meta"]["silver_history"] == "none"
+
+
+def test_dbt_source_files_one_per_source_in_staging() -> None:
+    files = dbt_source_files()
+    assert sorted(files) == sorted(
+        f"models/staging/{source}/_{source}__sources.yml" for source in SOURCES
+    )
+    for text in files.values():
+        assert text.startswith("# Generated from data_contracts")
+        assert len(yaml.safe_load(text)["sources"]) == 1
 
 
 def test_dbt_fractional_freshness_becomes_whole_periods() -> None:

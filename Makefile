@@ -7,14 +7,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.cems-setup
 DEMO_CUSTOMERS ?= 10000
-DEMO_DAYS ?= 90
+DEMO_DAYS ?= 60
+DEMO_KPI_DAYS ?= 3
 
 .PHONY: setup demo test bench lint lock clean help
 
 help:
-	@echo "make demo   set up, then generate a demo operator and show what was produced"
+	@echo "make demo   set up, then generate a demo operator and run the nightly pipeline end to end"
 	@echo "make test   set up, then run lint and the whole test suite"
-	@echo "make bench  set up, then measure generation and landing at 1M customers"
+	@echo "make bench  set up, then measure generation, landing and dbt at 1M customers"
 	@echo "make lint   ruff + mypy"
 	@echo "make lock   re-compile requirements.lock from pyproject.toml"
 
@@ -34,8 +35,8 @@ lock:
 	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
 
 demo: setup
-	$(BIN)/cems generate --customers $(DEMO_CUSTOMERS) --days $(DEMO_DAYS) --seed 7
-	$(BIN)/cems status
+	$(BIN)/cems pipeline run --customers $(DEMO_CUSTOMERS) --days $(DEMO_DAYS) \
+		--kpi-days $(DEMO_KPI_DAYS) --seed 7
 
 lint: setup
 	$(BIN)/ruff check .
@@ -48,6 +49,7 @@ test: setup lint
 bench: setup
 	$(BIN)/python tests/bench/bench_generate.py
 	$(BIN)/python tests/bench/bench_landing.py
+	$(BIN)/python tests/bench/bench_dbt.py
 
 clean:
 	rm -rf $(VENV) .cems .pytest_cache .mypy_cache .ruff_cache

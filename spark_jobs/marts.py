@@ -133,6 +133,7 @@ def build(
         Path(settings.warehouse_path).parent.mkdir(parents=True, exist_ok=True)
     args = [
         "build",
+        "--quiet",  # errors only on the console; the full log is under DBT_LOG_PATH
         "--project-dir",
         str(DBT_PROJECT_DIR),
         "--profiles-dir",

@@ -207,7 +207,7 @@ def test_dbt_uses_the_dbt_1_11_keys_only() -> None:
                 for test in column.get("data_tests", []):
                     if isinstance(test, dict):
                         (arguments,) = test.values()
-                        assert set(arguments) in ({"arguments"}, {"config"})
+                        assert set(arguments) <= {"arguments", "config"}
 
 
 def test_dbt_meta_and_freshness_come_from_the_contract() -> None:

@@ -61,21 +61,19 @@ def land_stream(source: str, outlet_events: Any = None) -> dict[str, Any]:
 
 def unlanded_parents(source: str) -> list[str]:
     """Contracts of other sources that this source's rows refer to and that never landed."""
-    from data_contracts.loader import all_contracts, get_contract
+    from data_contracts.loader import get_contract
     from data_contracts.settings import get_settings
+    from spark_jobs.batches import parent_contracts
     from spark_jobs.lake import Lake, table_exists
     from spark_jobs.session import get_spark
     from spark_jobs.streaming import STREAMS
 
     settings = get_settings()
     own = set(STREAMS[source])
-    by_entity = {c.entity: c for c in all_contracts().values()}
     parents = {
         parent.name: parent
         for name in own
-        for column in get_contract(name).columns
-        if column.references
-        for parent in [by_entity[column.references.split(".")[0]]]
+        for parent in parent_contracts(get_contract(name)).values()
         if parent.name not in own
     }
     lake = Lake.from_settings(settings)

@@ -225,6 +225,18 @@ def ingest_columns(df: DataFrame, system: str, batch_id: int) -> DataFrame:
     )
 
 
+def parent_contracts(contract: Contract) -> dict[str, Contract]:
+    """Each foreign key of ``contract`` (``"<entity>.<column>"``) and the contract it names."""
+    from data_contracts.loader import all_contracts
+
+    by_entity = {c.entity: c for c in all_contracts().values()}
+    return {
+        column.references: by_entity[column.references.split(".")[0]]
+        for column in contract.columns
+        if column.references
+    }
+
+
 def reference_keys(spark: SparkSession, lake: Lake, contract: Contract) -> dict[str, DataFrame]:
     """Known keys of every table this contract's foreign keys point at (if landed).
 
@@ -232,21 +244,16 @@ def reference_keys(spark: SparkSession, lake: Lake, contract: Contract) -> dict[
     table, true for keys that exist only in quarantine (a parent row that broke its own
     contract), so children of a quarantined parent are held back with a reason of their own.
     """
-    from data_contracts.loader import all_contracts
     from data_contracts.schemas import spark_type
 
-    by_entity = {c.entity: c for c in all_contracts().values()}
     quarantine = (
         spark.read.format("delta").load(lake.quarantine)
         if table_exists(spark, lake.quarantine)
         else None
     )
     found: dict[str, DataFrame] = {}
-    for column in contract.columns:
-        if not column.references:
-            continue
-        entity, key = column.references.split(".")
-        parent = by_entity[entity]
+    for reference, parent in parent_contracts(contract).items():
+        key = reference.split(".")[1]
         path = lake.silver(parent)
         if not table_exists(spark, path):
             continue
@@ -260,5 +267,5 @@ def reference_keys(spark: SparkSession, lake: Lake, contract: Contract) -> dict[
                 .withColumn(HELD, F.lit(True))
             )
             keys = keys.unionByName(held)
-        found[column.references] = keys
+        found[reference] = keys
     return found

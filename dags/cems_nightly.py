@@ -4,7 +4,7 @@ Once a day, for the day that just ended (UTC): land the batch sources, gate silv
 quality suites, build the gold marts with dbt, and publish.
 
 ```
-land_crm >> land_billing >> quality_gate >> dbt_build >> publish
+land_crm >> land_billing >> quality_gate >> dbt_build >> train >> score >> dbt_rescored >> publish
 ```
 
 * **land_crm**, **land_billing** call `spark_jobs.pipeline.land` (what `cems pipeline land`
@@ -21,9 +21,19 @@ land_crm >> land_billing >> quality_gate >> dbt_build >> publish
   so a retry overwrites it) and emits the `cems_gold_marts` Asset, which downstream DAGs
   (scoring, serving) schedule on.
 
-Churn model training (weekly) and scoring (daily) arrive with issue 5 and slot in between
-`dbt_build` and `publish` (`dbt_build >> [train, score] >> publish`), so a run's summary and
-the gold Asset event also cover the scores.
+* **train** (weekly, on `CEMS_ML_TRAIN_WEEKDAY`, default Sunday, or whenever there is no
+  champion) runs `ml.jobs.train`: fit on `fct_churn_features`, log to MLflow, register
+  `@challenger`, promote to `@champion` only if it beats the champion on the same
+  validation window. Skipped on other nights, or with the reason when the features do not
+  yet hold enough labelled history.
+* **score** (daily) runs `ml.jobs.score` with `models:/churn@champion`: churn scores with
+  reasons, next best actions and drift for the latest `as_of`, replacing that date's rows.
+  Drift over the threshold alerts. Skipped when no model is champion yet.
+* **dbt_rescored** rebuilds the marts that show scores (dbt tag `uses_churn_scores`:
+  `dim_customers`, `agg_retention_segments`), so tonight's gold carries tonight's scores.
+
+ML tasks that skip never block publishing (`none_failed`), so a run's summary and the gold
+Asset event cover the scores when there are any.
 
 Failures a retry cannot fix (a batch over its error budget, a failed quality suite, failed
 dbt tests) fail at once; other failures retry twice. Every final failure and a run still
@@ -107,11 +117,78 @@ def dbt_build() -> dict[str, Any]:
     }
 
 
-@task(outlets=[GOLD_MARTS], execution_timeout=timedelta(minutes=30))
+@task(execution_timeout=timedelta(hours=2))
+def train(data_interval_end: datetime | None = None) -> dict[str, Any]:
+    """Weekly (or with no champion yet): train, register @challenger, gate @champion."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from data_contracts.settings import get_settings
+    from ml.jobs import train as run_training
+    from ml.jobs import training_due
+    from ml.train import NotEnoughDataError
+
+    settings = get_settings()
+    day = (data_interval_end or datetime.now(UTC)).date()
+    due, why = training_due(settings, day)
+    if not due:
+        raise AirflowSkipException(f"no training tonight: {why}")
+    try:
+        return run_training(settings).to_dict()
+    except NotEnoughDataError as exc:
+        raise AirflowSkipException(f"no training tonight: {exc}") from exc
+
+
+@task(trigger_rule="none_failed", execution_timeout=timedelta(hours=1))
+def score() -> dict[str, Any]:
+    """Score every active customer with models:/churn@champion (skipped without one)."""
+    from airflow.sdk.exceptions import AirflowSkipException
+    from cems_common import notify
+
+    from ml.jobs import NoChampionError
+    from ml.jobs import score as run_scoring
+
+    try:
+        result = run_scoring()
+    except NoChampionError as exc:
+        raise AirflowSkipException(str(exc)) from exc
+    if result.drifted:
+        notify(
+            "churn_drift",
+            f"churn drift over the threshold at {result.as_of}: {', '.join(result.drifted)}",
+            drift={name: result.drift[name] for name in result.drifted},
+        )
+    return result.to_dict()
+
+
+@task(trigger_rule="none_failed", execution_timeout=timedelta(hours=1))
+def dbt_rescored(scored: dict[str, Any] | None) -> dict[str, Any]:
+    """Rebuild the marts that show churn scores (dbt tag ``uses_churn_scores``)."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from data_contracts.settings import get_settings
+    from spark_jobs.marts import build
+    from spark_jobs.pipeline import SCORED_TAG
+
+    if not scored:
+        raise AirflowSkipException("nothing was scored tonight; the marts keep their scores")
+    settings = get_settings()
+    result = build(target=settings.dbt_target, settings=settings, select=f"tag:{SCORED_TAG}")
+    return {
+        "models": dict(result.models),
+        "tests_passed": result.tests_passed,
+        "tests_failed": result.tests_failed,
+        "gold_paths": dict(result.gold_paths),
+    }
+
+
+@task(outlets=[GOLD_MARTS], trigger_rule="none_failed", execution_timeout=timedelta(minutes=30))
 def publish(
     landed: list[dict[str, Any]],
     quality: dict[str, Any],
     built: dict[str, Any],
+    trained: dict[str, Any] | None = None,
+    scored: dict[str, Any] | None = None,
+    rescored: dict[str, Any] | None = None,
     dag_run: Any = None,
     data_interval_start: datetime | None = None,
     data_interval_end: datetime | None = None,
@@ -125,9 +202,10 @@ def publish(
 
     gold: dict[str, dict[str, Any]] = {}
     problems: list[str] = []
+    models = {**built["models"], **(rescored or {}).get("models", {})}
     for name, path in sorted(built["gold_paths"].items()):
         table = delta_table_facts(path)
-        expected = built["models"].get(name)
+        expected = models.get(name)
         if table is None:
             problems.append(f"{name}: no Delta table at {path}")
         elif expected is not None and table["rows"] is not None and table["rows"] != expected:
@@ -160,6 +238,8 @@ def publish(
         },
         "quality": quality,
         "dbt": {k: v for k, v in built.items() if k != "gold_paths"},
+        "dbt_rescored": {k: v for k, v in (rescored or {}).items() if k != "gold_paths"},
+        "ml": {"trained": trained, "scored": scored},
         "gold": gold,
     }
     key = interval_key(data_interval_start, data_interval_end, run_id)
@@ -167,6 +247,7 @@ def publish(
     outlet_events[GOLD_MARTS].extra = {
         "run_summary": str(path),
         "marts": {name: facts.get("rows") for name, facts in gold.items()},
+        "churn_scores_as_of": (scored or {}).get("as_of"),
     }
     return {"run_summary": str(path), "marts": len(gold)}
 
@@ -208,8 +289,12 @@ def cems_nightly() -> None:
     billing >> quality
     built = dbt_build()
     quality >> built
-    # Issue 5 slots in here: built >> [train, score] >> publish.
-    publish([crm, billing], quality, built)
+    trained = train()
+    built >> trained
+    scored = score()
+    trained >> scored
+    rescored = dbt_rescored(scored)
+    publish([crm, billing], quality, built, trained, scored, rescored)
 
 
 cems_nightly()

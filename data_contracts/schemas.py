@@ -481,6 +481,17 @@ def dbt_source_files(contracts: Iterable[Contract] | None = None) -> dict[str, s
             {"version": 2, "sources": [source]}, sort_keys=False, allow_unicode=True, width=100
         )
         files[f"models/staging/{name}/_{name}__sources.yml"] = text
+    if contracts is None:  # the full project also reads the gold tables ml/ writes
+        from data_contracts.gold import dbt_source
+
+        source = dbt_source()
+        name = str(source["name"])
+        files[f"models/staging/{name}/_{name}__sources.yml"] = _GENERATED_HEADER.replace(
+            "data_contracts by `cems contracts export`",
+            "data_contracts/gold.py by `data_contracts.schemas.write_dbt_sources`",
+        ) + yaml.safe_dump(
+            {"version": 2, "sources": [source]}, sort_keys=False, allow_unicode=True, width=100
+        )
     return files
 
 

@@ -28,7 +28,15 @@ class Settings(BaseSettings):
     landing_root: str = ""
     lakehouse_root: str = ""
     warehouse_path: str = ""
-    mlflow_tracking_uri: str = ""
+    mlflow_tracking_uri: str = Field(
+        "", description="MLflow tracking and registry; SQLite under home by default."
+    )
+    mlflow_artifact_root: str = Field(
+        "", description="Where MLflow stores model artifacts; a folder under home by default."
+    )
+    ml_train_weekday: int = Field(
+        6, ge=0, le=6, description="Weekday (Monday 0) whose nightly run retrains the model."
+    )
     crm_database_url: str = Field(
         "", description="Operational CRM database (SQLAlchemy URL); SQLite under home by default."
     )
@@ -56,7 +64,13 @@ class Settings(BaseSettings):
         self.landing_root = self.landing_root or str(home / "landing")
         self.lakehouse_root = self.lakehouse_root or str(home / "lakehouse")
         self.warehouse_path = self.warehouse_path or str(home / "warehouse" / "cems.duckdb")
-        self.mlflow_tracking_uri = self.mlflow_tracking_uri or (home / "mlflow").as_uri()
+        # MLflow 3 keeps its file store in maintenance mode: the embedded default is SQLite.
+        self.mlflow_tracking_uri = (
+            self.mlflow_tracking_uri or f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
+        )
+        self.mlflow_artifact_root = (
+            self.mlflow_artifact_root or (home / "mlflow" / "artifacts").as_uri()
+        )
         self.crm_database_url = self.crm_database_url or f"sqlite:///{home / 'sources' / 'crm.db'}"
         self.airflow_home = self.airflow_home or str(home / "airflow")
         self.airflow_database_url = (

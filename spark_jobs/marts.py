@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from data_contracts.gold import ensure_tables
 from data_contracts.schemas import LAKEHOUSE_ROOT_ENV
 from data_contracts.settings import Settings, get_settings
 
@@ -124,6 +125,9 @@ def build(
         raise MartsBuildError(f"unknown dbt target {target!r}; choose one of {', '.join(TARGETS)}")
     env = dbt_environment(settings, target)
     started = time.perf_counter()
+    # The marts that show churn scores read the gold tables ml/ writes; before the first
+    # scoring run they exist empty, so the customer 360 builds with no scores yet.
+    ensure_tables(settings)
     spark: Any = None
     if target == "spark":
         from spark_jobs.session import get_spark

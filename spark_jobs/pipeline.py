@@ -10,7 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import SparkSession
 
@@ -134,6 +134,7 @@ def landed_contracts(reports: list[Reconciliation]) -> list[str]:
 # ------------------------------------------------------------------ the nightly run
 
 GENERATION_MARKER = "_state/generation.json"
+SCORED_TAG = "uses_churn_scores"  # dbt models rebuilt after the nightly scoring
 
 
 class StaleLakehouseError(RuntimeError):
@@ -183,6 +184,8 @@ class NightlyRun:
     quality: list[QualityResult]
     marts: BuildResult | None
     seconds: dict[str, float] = field(default_factory=dict)
+    ml: Any = None  # what the scoring step returned (ml.jobs.NightlyMl from the CLI)
+    rescored: BuildResult | None = None  # the marts rebuilt with the new scores
 
 
 def run_nightly(
@@ -190,11 +193,14 @@ def run_nightly(
     target: str | None = None,
     spark: SparkSession | None = None,
     on_step: Callable[[str], None] | None = None,
+    score: Callable[[Settings], Any] | None = None,
 ) -> NightlyRun:
     """Land every source, gate on quality, build the gold marts: the nightly DAG in-process.
 
     Each step is the function the DAG's task calls; ``on_step`` hears each step's name as
-    it starts (for progress output).
+    it starts (for progress output). ``score`` (the churn models' nightly step, passed in
+    by the caller so this package needs no ML) runs after the marts; then the marts that
+    show scores (dbt tag ``uses_churn_scores``) are rebuilt with them.
     """
     from spark_jobs.marts import build
 
@@ -217,4 +223,16 @@ def run_nightly(
     notify("marts")
     run.marts = build(target or settings.dbt_target, settings)
     run.seconds["marts"] = time.perf_counter() - started
+    if score is None:
+        return run
+
+    started = time.perf_counter()
+    notify("ml")
+    run.ml = score(settings)
+    run.seconds["ml"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    notify("rescored")
+    run.rescored = build(target or settings.dbt_target, settings, select=f"tag:{SCORED_TAG}")
+    run.seconds["rescored"] = time.perf_counter() - started
     return run

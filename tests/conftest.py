@@ -5,7 +5,9 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -81,3 +83,100 @@ def postgres_schema() -> Iterator[tuple[str, sa.Engine, str]]:
 
 
 _schema_numbers = itertools.count()
+
+
+def synthetic_churn_features(
+    customers: int = 3000, as_of_count: int = 6, seed: int = 0, strength: float = 1.0
+) -> Any:
+    """A frame shaped like gold ``fct_churn_features`` with planted churn causes.
+
+    Weekly as_of dates; the last four weeks' labels are incomplete, as in the mart. Churn
+    log-odds rise with a month-to-month contract, tickets unresolved over 48 hours, failed
+    payments, a recent price rise and short tenure, and fall with a bundle; ``strength``
+    scales every effect (0: labels are pure noise).
+    """
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    ids = [f"C{n:08d}" for n in range(1, customers + 1)]
+    segment = rng.choice(["consumer", "sme", "enterprise"], customers, p=[0.8, 0.15, 0.05])
+    region = rng.choice(["north", "south", "east", "west", "central"], customers)
+    signup_age = rng.integers(10, 2000, customers)
+    m2m = rng.random(customers) < 0.45
+    last = date(2026, 3, 1)
+    frames = []
+    for step in range(as_of_count):
+        as_of = last - timedelta(days=7 * (as_of_count - 1 - step))
+        tenure = signup_age + 7 * step
+        unresolved = rng.poisson(0.08, customers)
+        failed = rng.poisson(0.05, customers)
+        price_rise = rng.random(customers) < 0.12
+        products = rng.integers(1, 4, customers)
+        logit = -3.4 + strength * (
+            1.2 * m2m
+            + 1.1 * (unresolved > 0)
+            + 0.9 * (failed > 0)
+            + 0.8 * price_rise
+            + 0.7 * (tenure < 180)
+            - 0.6 * (products >= 2)
+        )
+        churned = rng.random(customers) < 1 / (1 + np.exp(-logit))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "churn_feature_id": [f"{c}|{as_of}" for c in ids],
+                    "customer_id": ids,
+                    "as_of_date": as_of,
+                    "customer_type": segment,
+                    "region": region,
+                    "urbanicity": rng.choice(["urban", "suburban", "rural"], customers),
+                    "tenure_days": tenure,
+                    "active_subscription_count": products,
+                    "has_mobile": True,
+                    "has_broadband": products >= 2,
+                    "has_tv": products >= 3,
+                    "has_month_to_month_contract": m2m,
+                    "days_to_nearest_contract_end": np.where(
+                        m2m, np.nan, rng.integers(0, 700, customers)
+                    ),
+                    "had_price_rise_in_window": price_rise,
+                    "monthly_value": np.round(rng.gamma(4, 12, customers), 2),
+                    "data_gb_in_window": rng.gamma(2, 5, customers),
+                    "voice_minutes_in_window": rng.gamma(2, 80, customers),
+                    "tickets_opened_in_window": unresolved + rng.poisson(0.1, customers),
+                    "tickets_unresolved_over_48h_at_as_of": unresolved,
+                    "failed_payments_in_window": failed,
+                    "home_cell_availability_pct": 100 - rng.gamma(1, 0.5, customers),
+                    "is_churned_in_label_window": churned,
+                    "is_label_window_complete": step < as_of_count - 4,
+                    "label_window_days": 30,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def publish_churn_features(settings: Settings, frame: Any) -> str:
+    """Write ``frame`` where dbt publishes ``fct_churn_features`` (replacing it)."""
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    from ml.features import features_path
+
+    path = features_path(settings)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    write_deltalake(path, table, mode="overwrite", schema_mode="overwrite")
+    return path
+
+
+@pytest.fixture(scope="session")
+def churn_features() -> Any:
+    """The builder of synthetic ``fct_churn_features`` frames (see the function)."""
+    return synthetic_churn_features
+
+
+@pytest.fixture(scope="session")
+def publish_features() -> Any:
+    """Writes a frame to gold ``fct_churn_features`` of a settings' lakehouse."""
+    return publish_churn_features

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import airflow, contracts, generate, legacy_import, pipeline, status
+from api.cli import airflow, contracts, generate, legacy_import, ml, pipeline, status
 
 app = typer.Typer(
     name="cems",
@@ -21,6 +21,7 @@ app.command("status")(status.status)
 app.add_typer(contracts.app, name="contracts")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(airflow.app, name="airflow")
+app.add_typer(ml.app, name="ml")
 
 if __name__ == "__main__":
     app()

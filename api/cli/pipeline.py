@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -217,6 +218,7 @@ def run(
         raise UserError(f"--kpi-days ({kpi_days}) cannot exceed --days ({days}); lower it.")
     from data_contracts.synthetic.config import GeneratorConfig
     from data_contracts.synthetic.generate import generate as run_generate
+    from ml.jobs import nightly as nightly_ml
     from spark_jobs.batches import ErrorBudgetError
     from spark_jobs.jars import JarsMissingError
     from spark_jobs.marts import MartsBuildError
@@ -249,11 +251,18 @@ def run(
     try:
         if prepare_for(settings, generation):
             say("Cleared the lakehouse and warehouse of the previous, different operator.")
-        steps = {"land": "Landing", "quality": "Quality gate", "marts": "Building gold marts"}
+        steps = {
+            "land": "Landing",
+            "quality": "Quality gate",
+            "marts": "Building gold marts",
+            "ml": "Training and scoring the churn model",
+            "rescored": "Refreshing the customer 360 and retention segments with the scores",
+        }
         result = run_nightly(
             settings,
             target.value if target else None,
             on_step=lambda step: say(f"[bold]{steps[step]}[/] ..."),
+            score=lambda s: nightly_ml(s, force_train=True),
         )
     except (StaleLakehouseError, JarsMissingError) as exc:
         raise UserError(str(exc)) from None
@@ -275,6 +284,12 @@ def run_summary(settings: Settings, result: NightlyRun) -> dict[str, object]:
         if r.quarantined_total:
             quarantined[r.contract] = quarantined.get(r.contract, 0) + r.quarantined_total
     marts = result.marts
+    if marts is not None and result.rescored is not None:
+        marts = replace(
+            marts,
+            models={**marts.models, **result.rescored.models},
+            tests_passed=marts.tests_passed + result.rescored.tests_passed,
+        )
     return {
         "home": str(settings.home),
         "seconds": {k: round(v, 1) for k, v in result.seconds.items()},
@@ -290,6 +305,7 @@ def run_summary(settings: Settings, result: NightlyRun) -> dict[str, object]:
             "tests_failed": marts.tests_failed,
             "gold_paths": marts.gold_paths,
         },
+        "ml": None if result.ml is None else result.ml.to_dict(),
         "warehouse": settings.warehouse_path,
         "next": {
             "data docs": str(settings.home / "quality" / "data_docs" / "index.html"),
@@ -312,6 +328,9 @@ def print_run_summary(summary: dict[str, Any]) -> None:
         console.print(
             f"dbt tests: {marts['tests_passed']:,} passed, {marts['tests_failed']:,} failed."
         )
+    ml = summary.get("ml")
+    if ml:
+        print_ml_summary(ml)
     landing = Table(title="Landing")
     for column in ("Contract", "Received", "Silver", "Quarantined", "Duplicates"):
         landing.add_column(column, justify="left" if column == "Contract" else "right")
@@ -331,3 +350,29 @@ def print_run_summary(summary: dict[str, Any]) -> None:
     console.print(f"[bold green]Done[/] ({seconds}). Next:")
     for what, how in summary["next"].items():
         console.print(f"  {what:<10} {how}")
+
+
+def print_ml_summary(ml: dict[str, Any]) -> None:
+    trained = ml["trained"]
+    if trained:
+        m = trained["metrics"]
+        console.print(
+            f"Churn model v{trained['model_version']}: ROC AUC {m['roc_auc']:.3f}, PR AUC "
+            f"{m['pr_auc']:.3f}, top-decile lift {m['top_decile_lift']:.2f} on "
+            f"{trained['validation_rows']:,} held-out customers at "
+            f"{trained['validation_as_of']}; {trained['decision']}."
+        )
+    else:
+        console.print(f"Churn model not trained: {ml['train_skipped']}.")
+    scored = ml["scored"]
+    if scored:
+        bands = ", ".join(f"{scored['bands'].get(b, 0):,} {b}" for b in ("high", "medium", "low"))
+        console.print(
+            f"Scored {scored['customers']:,} customers at {scored['as_of']} ({bands}); "
+            f"{scored['actions']:,} next best actions, expected value "
+            f"{scored['expected_value']:,.2f}."
+        )
+        if scored["drifted"]:
+            console.print(f"[yellow]Drift over the threshold:[/] {', '.join(scored['drifted'])}")
+    else:
+        console.print(f"No churn scores: {ml['score_skipped']}.")

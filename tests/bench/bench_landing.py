@@ -4,7 +4,8 @@ Generates 1,000,000 customers with 30 days of billing and usage and 7 days of pe
 for 2,000 cells, then lands each source with `cems pipeline land` (validation, quarantine,
 dedupe, MERGE into Delta) and, as the baseline in the same run, has DuckDB read the same
 input files, deduplicate them and write Parquet. Target (issue 3): 150,000 rows/s overall.
-Override with BENCH_CUSTOMERS / BENCH_DAYS / BENCH_KPI_DAYS for a quick look.
+Override with BENCH_CUSTOMERS / BENCH_DAYS / BENCH_KPI_DAYS for a quick look; BENCH_KEEP_HOME=1
+keeps the landed home (.cems/bench-landing) for bench_dbt.py (BENCH_DBT_HOME).
 """
 
 from __future__ import annotations
@@ -157,7 +158,8 @@ def main() -> None:
         f"validation and MERGE (measured {overall:,.0f}; {total_spark / 60:.1f} min for "
         f"{int(total_rows):,} rows)"
     )
-    shutil.rmtree(home, ignore_errors=True)
+    if not os.environ.get("BENCH_KEEP_HOME"):  # bench_dbt.py can reuse it via BENCH_DBT_HOME
+        shutil.rmtree(home, ignore_errors=True)
     if verdict == "FAIL":
         sys.exit(1)
 

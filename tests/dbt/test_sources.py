@@ -38,8 +38,9 @@ def test_each_source_locates_its_delta_table_for_both_targets() -> None:
         (source,) = yaml.safe_load(text)["sources"]
         assert Path(rel).parent.name == source["name"]
         assert "target.type == 'spark'" in source["schema"]
+        zone = "gold" if source["name"] == "ml" else "silver"  # ml/ writes gold tables
         for table in source["tables"]:
-            where = f"/silver/{source['name']}/{table['name']}"
+            where = f"/{zone}/{source['name']}/{table['name']}"
             assert table["config"]["meta"]["external_location"] == (
                 f"delta_scan('{{{{ env_var('CEMS_LAKEHOUSE_ROOT') }}}}{where}')"
             )

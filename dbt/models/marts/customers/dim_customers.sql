@@ -1,6 +1,7 @@
--- Customer 360: one row per customer (current CRM version) as of the last day of data.
--- Churn scores are not here: the ML scoring job writes churn_scores keyed by customer_id,
--- joined to this mart by customer_id (the API and dashboards do the join).
+-- Customer 360: one row per customer (current CRM version) as of the last day of data,
+-- with the latest churn score, its reasons and the next best action (ml/ writes them; the
+-- nightly run rebuilds this mart after scoring: tag uses_churn_scores).
+{{ config(tags=['uses_churn_scores']) }}
 {%- set usage_window_days = 30 %}
 {%- set network_window_days = 7 %}
 
@@ -28,6 +29,12 @@ subscriptions as (
 churned as (
 
     select * from {{ ref('int_customers_churned') }}
+
+),
+
+churn_scores as (
+
+    select * from {{ ref('int_churn_scores_latest') }}
 
 ),
 
@@ -246,7 +253,18 @@ select
     home_cell_quality.home_cell_dropped_call_rate,
     coalesce(home_cell_quality.home_cell_outage_minutes, 0) as home_cell_outage_minutes,
     customers.has_marketing_consent,
-    customers.is_do_not_sell
+    customers.is_do_not_sell,
+    churn_scores.churn_scored_as_of_date,
+    churn_scores.churn_probability,
+    churn_scores.churn_risk_band,
+    churn_scores.churn_reason_1,
+    churn_scores.churn_reason_2,
+    churn_scores.churn_reason_3,
+    churn_scores.churn_model_version,
+    churn_scores.next_best_action_code,
+    churn_scores.next_best_action,
+    churn_scores.next_best_action_reasoning,
+    churn_scores.next_best_action_expected_value
 from customers
 cross join spans
 left join churned on customers.customer_id = churned.customer_id
@@ -260,3 +278,4 @@ left join latest_payments
 left join usage_summary on customers.customer_id = usage_summary.customer_id
 left join ticket_summary on customers.customer_id = ticket_summary.customer_id
 left join home_cell_quality on customers.home_cell_id = home_cell_quality.cell_id
+left join churn_scores on customers.customer_id = churn_scores.customer_id

@@ -1,5 +1,7 @@
 -- One row per active customer who agreed to marketing contact: a retention segment and the
--- campaign for it. Customers without marketing consent are never in this mart.
+-- campaign for it, with the churn model's risk and next best action when scored. Customers
+-- without marketing consent are never in this mart.
+{{ config(tags=['uses_churn_scores']) }}
 with
 
 customers as (
@@ -63,5 +65,12 @@ select
     has_billing_issue,
     is_out_of_contract_soon,
     is_high_value,
-    is_do_not_sell
+    is_do_not_sell,
+    churn_probability,
+    churn_risk_band,
+    churn_reason_1,
+    next_best_action_code,
+    next_best_action,
+    next_best_action_reasoning,
+    next_best_action_expected_value
 from signals

@@ -15,7 +15,7 @@ DEMO_KPI_DAYS ?= 3
 help:
 	@echo "make demo   set up, then generate a demo operator and run the nightly pipeline end to end"
 	@echo "make test   set up, then run lint and the whole test suite"
-	@echo "make bench  set up, then measure generation, landing and dbt at 1M customers"
+	@echo "make bench  set up, then measure generation, landing, dbt and churn train/score at 1M customers"
 	@echo "make lint   ruff + mypy"
 	@echo "make lock   re-compile requirements.lock from pyproject.toml"
 
@@ -50,6 +50,7 @@ bench: setup
 	$(BIN)/python tests/bench/bench_generate.py
 	$(BIN)/python tests/bench/bench_landing.py
 	$(BIN)/python tests/bench/bench_dbt.py
+	$(BIN)/python tests/bench/bench_ml.py
 
 clean:
 	rm -rf $(VENV) .cems .pytest_cache .mypy_cache .ruff_cache

@@ -442,9 +442,9 @@ def read_features(
 
 def as_of_dates(settings: Settings) -> list[date]:
     """The distinct ``as_of`` dates in ``fct_churn_features``, oldest first."""
+    import pyarrow.compute as pc
     from deltalake import DeltaTable
 
-    table = (
-        DeltaTable(features_path(settings)).to_pyarrow_dataset().to_table(columns=["as_of_date"])
-    )
-    return sorted(set(table.column("as_of_date").to_pylist()))
+    dataset = DeltaTable(features_path(settings)).to_pyarrow_dataset()
+    column = dataset.to_table(columns=["as_of_date"]).column("as_of_date")
+    return sorted(pc.unique(column).to_pylist())

@@ -85,7 +85,6 @@ def train(settings: Settings | None = None, config: TrainConfig | None = None) -
     y_val = split.validation[LABEL].astype(int).to_numpy()
     probability = model.predict_proba(split.validation)
     scores = metrics(y_val, probability)
-    model.validation_scores = [float(q) for q in np.quantile(probability, np.linspace(0, 1, 11))]
 
     with tracking(settings) as client:
         experiment = experiment_id(client, EXPERIMENT, settings)

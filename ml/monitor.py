@@ -33,11 +33,13 @@ def numeric_psi(
     known = base.dropna()
     if known.empty:
         return 0.0
+    # Bins (-inf, e1], (e1, e2], ... (ek, inf): a feature that is mostly zero keeps a bin of
+    # its own for the zeros, so a shift away from zero shows.
     edges = np.unique(np.quantile(known, np.linspace(0, 1, bins + 1)[1:-1]))
 
     def shares(values: pd.Series) -> np.ndarray:
         counts = np.bincount(
-            np.searchsorted(edges, values.dropna(), side="right"), minlength=len(edges) + 1
+            np.searchsorted(edges, values.dropna(), side="left"), minlength=len(edges) + 1
         )
         counts = np.append(counts, values.isna().sum())
         return counts / max(len(values), 1)

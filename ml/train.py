@@ -104,7 +104,6 @@ class ChurnModel:
     best_iteration: int
     params: dict[str, Any]
     band_thresholds: dict[str, float] = field(default_factory=dict)
-    validation_scores: list[float] = field(default_factory=list)  # deciles, for drift
 
     @property
     def feature_names(self) -> list[str]:
@@ -152,13 +151,15 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 def customer_bucket(customer_ids: pd.Series, salt: str = "cems-churn") -> np.ndarray:
     """A stable number in [0, 1) per customer id (the same on every run and machine)."""
-    return np.array(
+    codes, unique = pd.factorize(pd.Series(customer_ids).astype(str))
+    buckets = np.array(
         [
             int.from_bytes(hashlib.blake2b(f"{salt}:{c}".encode(), digest_size=8).digest(), "big")
             / 2**64
-            for c in customer_ids
+            for c in unique
         ]
     )
+    return np.asarray(buckets[codes], dtype="float64")
 
 
 @dataclass(frozen=True)
@@ -217,9 +218,9 @@ def fit(
     params = config.params(int(y_fit.sum()), int((1 - y_fit).sum()))
     booster = lgb.train(
         params,
-        lgb.Dataset(x_fit, y_fit, free_raw_data=False),
+        lgb.Dataset(x_fit, y_fit),
         num_boost_round=config.max_rounds,
-        valid_sets=[lgb.Dataset(x_stop, y_stop, free_raw_data=False)],
+        valid_sets=[lgb.Dataset(x_stop, y_stop)],
         callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
     )
     best = booster.best_iteration or booster.current_iteration()

@@ -122,15 +122,30 @@ def test_streaming_waits_for_parents_lands_the_backlog_then_skips(
 
 
 def test_nightly_lands_gates_builds_and_publishes(
-    operator_home: Path, streamed: dict[str, Any], dagbag: Any, run_dag: Callable[..., Any]
+    operator_home: Path,
+    streamed: dict[str, Any],
+    dagbag: Any,
+    run_dag: Callable[..., Any],
+    churn_features: Callable[..., Any],
+    publish_features: Callable[..., str],
 ) -> None:
+    from ml.jobs import train
+
     assert streamed["backlog"].state == "success"
     for entity in BILLING_DELIVERIES:  # the day's billing files arrive
         shutil.move(operator_home / "held-back" / entity, operator_home / "landing" / "billing")
+    # A champion from an earlier week (ten days of data cannot train one; the features
+    # are a synthetic stand-in that tonight's dbt build replaces with the real mart).
+    settings = Settings(home=operator_home)
+    publish_features(settings, churn_features(customers=2500, as_of_count=6, seed=3, strength=2.0))
+    assert train(settings).promoted
 
     run = run_dag(dagbag.dags["cems_nightly"], NIGHTLY_DATE)
     assert run.state == "success", _states(run)
-    assert set(_states(run).values()) == {"success"}
+    states = _states(run)
+    # 2026-01-02 is a Friday: no retraining (weekly, on Sundays); the champion scores.
+    assert states.pop("train") == "skipped"
+    assert set(states.values()) == {"success"}, states
 
     summary_path = operator_home / "runs" / "2026-01-01.json"
     summary = json.loads(summary_path.read_text())
@@ -159,10 +174,29 @@ def test_nightly_lands_gates_builds_and_publishes(
         assert table["rows"] == summary["dbt"]["models"][name], name
         assert table["rows"] > 0, f"{name} is empty"
 
+    # Tonight's scores are in gold, and the customer 360 was rebuilt with them.
+    from deltalake import DeltaTable
+
+    scored = summary["ml"]["scored"]
+    assert summary["ml"]["trained"] is None
+    assert scored["model_version"] == "1" and scored["customers"] > 0
+    assert sum(scored["bands"].values()) == scored["customers"]
+    assert summary["dbt_rescored"]["tests_failed"] == 0
+    assert set(summary["dbt_rescored"]["models"]) == {"dim_customers", "agg_retention_segments"}
+    customers = DeltaTable(gold["dim_customers"]["path"]).to_pandas()
+    assert customers["churn_probability"].notna().sum() == scored["customers"]
+    assert customers["churn_reason_1"].notna().any()
+
     (gold_event,) = _asset_extras("cems_gold_marts")
+    assert gold_event["churn_scores_as_of"] == scored["as_of"]
     assert gold_event["run_summary"] == str(summary_path)
     assert gold_event["marts"] == {name: table["rows"] for name, table in gold.items()}
     assert [e["received"] for e in _asset_extras("cems_silver_crm")] == [0]
     assert [e["received"] > 0 for e in _asset_extras("cems_silver_billing")] == [True]
-    assert _alerts(operator_home) == []
+    # Ten days of data: the previous as_of's feature windows held three days and tonight's
+    # ten, so the drift monitor rightly flags usage and the score. Nothing else alerted.
+    alerts = [json.loads(line) for line in _alerts(operator_home)]
+    assert [a["event"] for a in alerts] == ["churn_drift"]
+    assert {"voice_minutes_in_window", "score"} <= set(alerts[0]["drift"])
+    assert set(alerts[0]["drift"]) == set(scored["drifted"])
     assert not list(summary_path.parent.glob(".*.tmp"))

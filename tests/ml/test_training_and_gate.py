@@ -3,39 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from data_contracts.settings import Settings
 from ml.features import LABEL, feature_set
 from ml.train import HOLDOUT_SHARE, NotEnoughDataError, TrainConfig, customer_bucket, time_split
 
 pytestmark = pytest.mark.slow
-
-
-@dataclass(frozen=True)
-class Trained:
-    settings: Settings
-    frame: pd.DataFrame
-    first: Any  # ml.jobs.TrainResult
-
-
-@pytest.fixture(scope="module")
-def trained(
-    tmp_path_factory: pytest.TempPathFactory,
-    churn_features: Callable[..., pd.DataFrame],
-    publish_features: Callable[..., str],
-) -> Trained:
-    from ml.jobs import train
-
-    settings = Settings(home=tmp_path_factory.mktemp("ml-train"))
-    frame = churn_features(customers=3000, as_of_count=7, seed=1, strength=2.0)
-    publish_features(settings, frame)
-    return Trained(settings, frame, train(settings))
 
 
 def test_time_split_never_shares_a_customer_or_trains_on_the_validation_date(
@@ -59,13 +36,13 @@ def test_too_little_history_is_one_clear_sentence(
     churn_features: Callable[..., pd.DataFrame],
 ) -> None:
     frame = churn_features(customers=200, as_of_count=5, seed=2)
-    with pytest.raises(NotEnoughDataError, match="churned customers .* at least 20"):
+    with pytest.raises(NotEnoughDataError, match=r"churned customers .* at least 20"):
         time_split(frame)
     with pytest.raises(NotEnoughDataError, match="no as_of date has a complete label window"):
         time_split(frame.assign(is_label_window_complete=False))
 
 
-def test_first_model_is_champion_and_learns_the_planted_causes(trained: Trained) -> None:
+def test_first_model_is_champion_and_learns_the_planted_causes(trained: Any) -> None:
     result = trained.first
     assert result.promoted and result.model_version == "1"
     assert result.decision == "first model: promoted to champion"
@@ -82,7 +59,7 @@ def test_first_model_is_champion_and_learns_the_planted_causes(trained: Trained)
     assert planted <= set(result.top_features[:8]), result.top_features
 
 
-def test_probabilities_are_calibrated(trained: Trained) -> None:
+def test_probabilities_are_calibrated(trained: Any) -> None:
     from ml.register import CHAMPION_URI, load
 
     model = load(CHAMPION_URI, trained.settings)
@@ -92,7 +69,7 @@ def test_probabilities_are_calibrated(trained: Trained) -> None:
     assert abs(probability.mean() - observed) < 0.25 * observed  # no class-weight inflation
 
 
-def test_mlflow_has_metrics_plots_signature_and_input_example(trained: Trained) -> None:
+def test_mlflow_has_metrics_plots_signature_and_input_example(trained: Any) -> None:
     import mlflow
 
     from ml.register import CHAMPION_URI, tracking
@@ -123,9 +100,11 @@ def test_mlflow_has_metrics_plots_signature_and_input_example(trained: Trained) 
         assert ((predicted > 0) & (predicted < 1)).all()
 
 
-def test_a_worse_model_never_becomes_champion(trained: Trained) -> None:
+def test_a_worse_model_never_becomes_champion(trained_copy: Any) -> None:
     from ml.jobs import train
     from ml.register import CHALLENGER, CHAMPION, MODEL_NAME, tracking
+
+    trained = trained_copy
 
     crippled = TrainConfig(num_leaves=2, max_rounds=2, early_stopping_rounds=1, learning_rate=0.01)
     worse = train(trained.settings, crippled)
@@ -140,14 +119,16 @@ def test_a_worse_model_never_becomes_champion(trained: Trained) -> None:
         assert tags["gate"] == worse.decision
 
 
-def test_every_evaluation_is_kept_for_model_quality_over_time(trained: Trained) -> None:
+def test_every_evaluation_is_kept_for_model_quality_over_time(trained: Any) -> None:
     from deltalake import DeltaTable
 
     from data_contracts.gold import table_path
 
     rows = DeltaTable(table_path(trained.settings, "churn_model_evaluations")).to_pandas()
     first = rows[rows.model_version == "1"].iloc[0]
-    assert first.is_promoted and first.roc_auc == pytest.approx(trained.first.metrics["roc_auc"], abs=1e-4)
+    assert first.is_promoted and first.roc_auc == pytest.approx(
+        trained.first.metrics["roc_auc"], abs=1e-4
+    )
     assert len(rows) >= 1
 
 
@@ -169,7 +150,7 @@ def test_feature_set_keeps_known_columns_and_types_attributes(
     assert LABEL not in kinds
 
 
-def test_scoring_encodes_categories_as_training_did(trained: Trained) -> None:
+def test_scoring_encodes_categories_as_training_did(trained: Any) -> None:
     from ml.register import CHAMPION_URI, load
 
     model = load(CHAMPION_URI, trained.settings)
@@ -183,7 +164,7 @@ def test_scoring_encodes_categories_as_training_did(trained: Trained) -> None:
     assert model.predict_proba(trained.frame.head(3)) == pytest.approx(baseline)
 
 
-def test_tuning_runs_within_its_budget(trained: Trained) -> None:
+def test_tuning_runs_within_its_budget(trained: Any) -> None:
     from ml.train import fit
 
     split = time_split(trained.frame)
@@ -191,5 +172,11 @@ def test_tuning_runs_within_its_budget(trained: Trained) -> None:
     tuned = fit(split.train, features, TrainConfig(tune_trials=3, tune_timeout_seconds=60))
     assert tuned.best_iteration >= 1
     default = TrainConfig().params(1, 1)
-    tuned_keys = ("learning_rate", "num_leaves", "min_child_samples", "feature_fraction", "lambda_l2")
+    tuned_keys = (
+        "learning_rate",
+        "num_leaves",
+        "min_child_samples",
+        "feature_fraction",
+        "lambda_l2",
+    )
     assert any(tuned.params[k] != default[k] for k in tuned_keys)

@@ -143,8 +143,12 @@ def test_silver_that_keeps_its_contract_passes_and_is_recorded_once(
     assert index.is_file()
     assert "silver-v0" in index.read_text(encoding="utf-8")
 
+    # The same silver state again (a retry, or a run that landed nothing new): the stored
+    # outcome answers, nothing is validated or written twice.
     again = validate_silver(spark, lake, CELLS, settings, run_id="silver-v0")
     assert again.success
+    assert (again.rows, again.batch_id, again.evaluated) == (2, 4, expected)
+    assert abs((again.validated_at - result.validated_at).total_seconds()) < 1
     assert len(_results(spark, lake)) == expected
     pages = list((index.parent / "validations" / "network" / "cells" / "silver-v0").rglob("*.html"))
     assert len(pages) == 1

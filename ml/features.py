@@ -61,7 +61,12 @@ FEATURES: tuple[Feature, ...] = (
     Feature("customer_type", "categorical", "{value} customer segment", family="segment"),
     Feature("region", "categorical", "lives in the {value} region", family="segment"),
     Feature("urbanicity", "categorical", "{value} area", family="segment"),
-    Feature("tenure_days", "numeric", "customer for {months:.0f} months", family="tenure"),
+    Feature(
+        "tenure_days",
+        "numeric",
+        "customer for {value:.0f} days ({months:.1f} months)",
+        family="tenure",
+    ),
     Feature(
         "active_subscription_count", "numeric", "{value:.0f} active line(s)", family="products"
     ),

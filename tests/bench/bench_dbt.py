@@ -3,7 +3,8 @@
 Either point BENCH_DBT_HOME at a CEMS_HOME whose silver is already landed (for example one
 kept from bench_landing), or let the benchmark generate and land an operator of
 BENCH_CUSTOMERS customers (default 1,000,000) x BENCH_DAYS days (default 30) with
-BENCH_KPI_DAYS days of per-minute KPIs (default 7). Each target runs in its own process
+BENCH_KPI_DAYS days of per-minute KPIs (default 7). BENCH_DBT_TARGETS=duckdb (or spark)
+measures one target alone. Each target runs in its own process
 (`spark_jobs.marts.build`: every model, data test and unit test, then gold Delta), so one
 target's JVM or DuckDB caches do not help the other. Spark runs on local[2].
 
@@ -95,13 +96,24 @@ def main() -> None:
     home, generated = _prepare(env)
     env["CEMS_HOME"] = str(home)
     results: dict[str, tuple[float, dict[str, object]]] = {}
-    for target in TARGETS:
+    chosen = [t for t in os.environ.get("BENCH_DBT_TARGETS", ",".join(TARGETS)).split(",") if t]
+    for target in chosen:
         print(f"dbt build --target {target} ...", flush=True)
         started = time.perf_counter()
         out = _run(_BUILD, {**env, "CEMS_DBT_TARGET": target}, target)
         wall = time.perf_counter() - started
         line = next(x for x in out.splitlines() if x.startswith("BENCH_RESULT "))
         results[target] = (wall, json.loads(line.removeprefix("BENCH_RESULT ")))
+    if len(results) < len(TARGETS):  # one target only (BENCH_DBT_TARGETS): its figures
+        for target, (wall, result) in results.items():
+            print(
+                f"\n{target}: wall time {wall:.1f} s, dbt build + gold publish "
+                f"{result['elapsed_seconds']:.1f} s, tests {result['tests_passed']} passed / "
+                f"{result['tests_failed']} failed"
+            )
+            for name, rows in sorted(result["models"].items()):  # type: ignore[attr-defined]
+                print(f"  rows {name:36}{rows:>14,}")
+        return
     duck_wall, duck = results["duckdb"]
     spark_wall, spark = results["spark"]
     print()

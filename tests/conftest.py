@@ -98,6 +98,8 @@ def synthetic_churn_features(
     import numpy as np
     import pandas as pd
 
+    from ml.synthetic import planted_churn_logit
+
     rng = np.random.default_rng(seed)
     ids = [f"C{n:08d}" for n in range(1, customers + 1)]
     segment = rng.choice(["consumer", "sme", "enterprise"], customers, p=[0.8, 0.15, 0.05])
@@ -113,14 +115,7 @@ def synthetic_churn_features(
         failed = rng.poisson(0.05, customers)
         price_rise = rng.random(customers) < 0.12
         products = rng.integers(1, 4, customers)
-        logit = -3.4 + strength * (
-            1.2 * m2m
-            + 1.1 * (unresolved > 0)
-            + 0.9 * (failed > 0)
-            + 0.8 * price_rise
-            + 0.7 * (tenure < 180)
-            - 0.6 * (products >= 2)
-        )
+        logit = planted_churn_logit(m2m, unresolved, failed, price_rise, tenure, products, strength)
         churned = rng.random(customers) < 1 / (1 + np.exp(-logit))
         frames.append(
             pd.DataFrame(

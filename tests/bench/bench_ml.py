@@ -59,7 +59,7 @@ BASELINE_TREES = 300
 def _batches(customers: int, as_of_count: int, seed: int) -> Iterator[Any]:
     """One record batch per as_of date, shaped like gold ``fct_churn_features``.
 
-    The label follows ``tests/conftest.py``'s ``synthetic_churn_features`` (month-to-month,
+    The label is ``ml.synthetic.planted_churn_logit``, as in ``tests/conftest.py`` (month-to-month,
     tickets unresolved over 48 hours, failed payments, a price rise and short tenure raise
     churn; a bundle lowers it); the other mart columns are plausible noise, so the model is
     as wide as the real one.
@@ -67,6 +67,8 @@ def _batches(customers: int, as_of_count: int, seed: int) -> Iterator[Any]:
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
+
+    from ml.synthetic import planted_churn_logit
 
     rng = np.random.default_rng(seed)
     n = customers
@@ -91,14 +93,7 @@ def _batches(customers: int, as_of_count: int, seed: int) -> Iterator[Any]:
         unresolved = rng.poisson(0.08, n)
         failed = rng.poisson(0.05, n)
         price_rise = rng.random(n) < 0.12
-        logit = -3.4 + (
-            1.2 * m2m
-            + 1.1 * (unresolved > 0)
-            + 0.9 * (failed > 0)
-            + 0.8 * price_rise
-            + 0.7 * (tenure < 180)
-            - 0.6 * (products >= 2)
-        )
+        logit = planted_churn_logit(m2m, unresolved, failed, price_rise, tenure, products)
         churned = rng.random(n) < 1 / (1 + np.exp(-logit))
         data_gb = rng.gamma(2, 5, n)
         last_week = data_gb * rng.beta(2, 6, n)

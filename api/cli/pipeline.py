@@ -209,8 +209,10 @@ def run(
     """Generate an operator and run the nightly pipeline end to end on this machine.
 
     Generates the synthetic operator, lands every source into bronze and silver, runs the
-    quality gate, builds the gold marts with dbt and prints what was built: tables and row
-    counts, quality results, quarantine counts and where to look next. Derived state from a
+    quality gate, builds the gold marts with dbt, trains the churn model (registered, gated
+    to @champion), scores every active customer, refreshes the customer 360 with the scores
+    and prints what was built: tables and row counts, model metrics, quality results,
+    quarantine counts and where to look next. Derived state from a
     different generation is cleared first; the same generation is kept, so a re-run lands
     nothing twice.
     """

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ml.features import LABEL, feature_set
+from ml.features import LABEL, feature_set, snapshot_features
 from ml.train import ChurnModel, TrainConfig, fit
 
 
@@ -137,8 +137,6 @@ def cross_validate_export(
     loaded = load_mapping(mapping)
     as_of = as_of or loaded.as_of or date(2026, 1, 1)
     mapped = map_file(loaded, dataset, as_of)
-    from ml.features import snapshot_features
-
     frame = snapshot_features(mapped.tables, as_of).reset_index(drop=True)
     features = feature_set(frame.drop(columns=[LABEL]))
     y = frame[LABEL].astype(int).to_numpy()

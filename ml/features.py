@@ -307,7 +307,7 @@ def categories_of(matrix: pd.DataFrame) -> dict[str, list[str]]:
 
 def from_arrow(table: pa.Table) -> pd.DataFrame:
     """A gold table as pandas: decimals as floats, dates as ``datetime.date``."""
-    frame = table.to_pandas(types_mapper=None, date_as_object=True)
+    frame = table.to_pandas(date_as_object=True)
     for field in table.schema:
         if pa.types.is_decimal(field.type):
             frame[field.name] = frame[field.name].astype("float64")

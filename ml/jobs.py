@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -93,7 +94,7 @@ def train(settings: Settings | None = None, config: TrainConfig | None = None) -
         ) as run:
             mlflow.log_params(
                 {
-                    **{k: v for k, v in asdict(config).items()},
+                    **asdict(config),
                     "validation_as_of": split.validation_as_of.isoformat(),
                     "training_rows": len(split.train),
                     "training_positives": int(split.train[LABEL].sum()),
@@ -228,11 +229,7 @@ def score(settings: Settings | None = None, as_of: date | None = None) -> ScoreR
     if baseline_as_of is not None:
         baseline = read_features(settings, as_of=baseline_as_of)
         drift = feature_drift(model.features, baseline, frame)
-        drift["score"] = (
-            numeric_psi(np.asarray(model.predict_proba(baseline)), np.asarray(probability))
-            if len(baseline)
-            else 0.0
-        )
+        drift["score"] = numeric_psi(model.predict_proba(baseline), probability)
         rows = [
             {
                 "as_of_date": as_of,
@@ -260,31 +257,21 @@ def score(settings: Settings | None = None, as_of: date | None = None) -> ScoreR
             as_of,
             PSI_THRESHOLD,
         )
-    bands = dict(
-        zip(
-            *np.unique(
-                table.column("risk_band").to_numpy(zero_copy_only=False), return_counts=True
-            ),
-            strict=True,
-        )
-    )
-    codes = actions.column("action_code").to_pylist()
-    reason_codes = [c for c in table.column("reason_1_code").to_pylist() if c]
+    bands = Counter(table.column("risk_band").to_pylist())
+    codes = Counter(actions.column("action_code").to_pylist())
+    reason_codes = Counter(c for c in table.column("reason_1_code").to_pylist() if c)
     return ScoreResult(
         as_of=as_of,
         model_version=version,
         customers=table.num_rows,
-        bands={str(k): int(v) for k, v in bands.items()},
+        bands=dict(bands),
         actions=actions.num_rows,
-        actions_by_code={c: codes.count(c) for c in sorted(set(codes))},
+        actions_by_code=dict(sorted(codes.items())),
         expected_value=round(float(sum(actions.column("expected_value").to_pylist())), 2),
         baseline_as_of=baseline_as_of,
         drift={k: round(v, 4) for k, v in drift.items()},
         drifted=drifted,
-        top_reasons={
-            c: reason_codes.count(c)
-            for c in sorted(set(reason_codes), key=reason_codes.count, reverse=True)[:5]
-        },
+        top_reasons=dict(reason_codes.most_common(5)),
         seconds=round(time.perf_counter() - started, 1),
     )
 

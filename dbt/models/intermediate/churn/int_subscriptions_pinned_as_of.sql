@@ -15,31 +15,7 @@ versions as (
 
 ),
 
-candidates as (
-
-    select
-        as_of_dates.as_of_date,
-        versions.*,
-        cast(versions.valid_from_at as date) <= as_of_dates.as_of_date as is_known_at_as_of
-    from as_of_dates
-    inner join versions on versions.start_date <= as_of_dates.as_of_date
-
-),
-
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by as_of_date, subscription_id
-            order by
-                case when is_known_at_as_of then 0 else 1 end,
-                case when is_known_at_as_of then valid_from_at end desc nulls last,
-                valid_from_at asc
-        ) as version_rank
-    from candidates
-
-)
+{{ scd2_versions_ranked_at_as_of('subscription_id', 'start_date') }}
 
 select
     as_of_date,

@@ -1,0 +1,1 @@
+"""Cross-cutting pieces of the API service: clock, security primitives, problems, logging."""

@@ -1,0 +1,495 @@
+"""Appending to the tamper-evident audit log.
+
+Each :class:`AuditLog` (one per API worker process) owns a chain: entries numbered 1, 2, 3...
+where ``entry_hash = HMAC-SHA256(key, prev_hash || canonical JSON of the other columns)`` and
+the first entry's ``prev_hash`` is ``HMAC(key, "genesis:" + chain_id)``. An append inserts the
+entry and moves the chain's head row in one transaction; the in-memory head only moves once
+that transaction has committed.
+
+The first entry of every chain (``audit.chain_started``) records the heads of the chains
+started before it, so deleting a whole chain, head row and all, still shows in verification.
+
+``detail`` is scrubbed (:func:`scrub`) before it is hashed or stored: secrets, tokens, one-time
+codes and card data never reach the table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import re
+import socket
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, cast, get_args
+from urllib.parse import parse_qsl, urlencode
+
+import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from api.audit import models as m
+from api.audit.models import AuditChain, AuditEntry
+from api.core.clock import Clock
+
+Outcome = Literal["success", "failure", "denied"]
+OUTCOMES: frozenset[str] = frozenset(get_args(Outcome))
+
+CHAIN_STARTED = "audit.chain_started"
+ANCHOR_LIMIT = 16  # the most recently started chains a new chain's first entry records
+
+# Every column of an entry that its hash covers (all but ``id``, ``prev_hash``, ``entry_hash``).
+HASHED_COLUMNS: tuple[str, ...] = (
+    "chain_id",
+    "seq",
+    "occurred_at",
+    "actor_id",
+    "actor_role",
+    "actor_label",
+    "action",
+    "resource",
+    "customer_id",
+    "outcome",
+    "status_code",
+    "source_address",
+    "request_id",
+    "detail",
+)
+
+
+class AuditIntegrityError(RuntimeError):
+    """The log cannot be appended to safely (a head row fails its MAC, or a chain forked)."""
+
+
+# --- scrubbing -------------------------------------------------------------------------------
+
+# Key names that are dropped from ``detail`` wherever they appear (case-insensitive).
+# Long words match anywhere in the name ("refreshToken", "set-cookie", "cardNumber"); short,
+# ambiguous ones only as a whole word of it ("otp", "mfa_code", "PAN", but not "company").
+_SENSITIVE_SUBSTRINGS = (
+    "password",
+    "passwd",
+    "passcode",
+    "passphrase",
+    "secret",
+    "token",
+    "cookie",
+    "authorization",
+    "apikey",
+    "credential",
+    "sessionid",
+    "card",
+    "cvv",
+    "cvc",
+    "iban",
+)
+_SENSITIVE_WORDS = frozenset({"otp", "totp", "hotp", "code", "pan", "pin", "jwt", "bearer", "sid"})
+_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+_DIGIT_RUN = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
+PAN_MASK = "[card number removed]"
+REMOVED = "[removed]"
+
+
+def is_sensitive_key(name: str) -> bool:
+    """Whether a ``detail`` key names a secret, token, one-time code or card data."""
+    squashed = re.sub(r"[^a-z0-9]", "", name.lower())
+    if any(word in squashed for word in _SENSITIVE_SUBSTRINGS):
+        return True
+    return any(word.lower() in _SENSITIVE_WORDS for word in _WORDS.findall(name))
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn check every payment card number passes."""
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2:
+            value *= 2
+            if value > 9:
+                value -= 9
+        total += value
+    return total % 10 == 0
+
+
+def _mask_match(match: re.Match[str]) -> str:
+    digits = re.sub(r"\D", "", match.group())
+    return PAN_MASK if 13 <= len(digits) <= 19 and luhn_valid(digits) else match.group()
+
+
+def mask_card_numbers(text: str) -> str:
+    """Replace every 13-19 digit run (spaces or dashes allowed) that passes Luhn."""
+    return _DIGIT_RUN.sub(_mask_match, text)
+
+
+def scrub(value: Any) -> Any:
+    """``value`` without secrets: sensitive keys dropped (recursively), card numbers masked.
+
+    The result is JSON-ready: mappings become dicts with string keys, tuples and sets lists.
+    """
+    if isinstance(value, Mapping):
+        return {
+            mask_card_numbers(str(k)): scrub(v)
+            for k, v in value.items()
+            if not is_sensitive_key(str(k))
+        }
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=repr) if isinstance(value, set | frozenset) else value
+        return [scrub(v) for v in items]
+    if isinstance(value, str):
+        return mask_card_numbers(value)
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        text = str(abs(value))
+        return PAN_MASK if 13 <= len(text) <= 19 and luhn_valid(text) else value
+    return mask_card_numbers(str(value))  # datetimes, UUIDs, decimals...
+
+
+def scrub_resource(resource: str) -> str:
+    """A route or object name without secrets in its query string or card numbers."""
+    path, sep, query = resource.partition("?")
+    if sep:
+        pairs = [
+            (k, REMOVED if is_sensitive_key(k) else v)
+            for k, v in parse_qsl(query, keep_blank_values=True)
+        ]
+        path = f"{path}?{urlencode(pairs)}" if pairs else path
+    return mask_card_numbers(path)
+
+
+# --- events and hashing ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """What happened, who did it and to which customer; the log adds when and the chain."""
+
+    action: str
+    outcome: Outcome = "success"
+    resource: str = ""
+    actor_id: str | None = None
+    actor_role: str | None = None
+    actor_label: str | None = None
+    customer_id: str | None = None
+    status_code: int | None = None
+    source_address: str | None = None
+    request_id: str | None = None
+    detail: Mapping[str, Any] | None = field(default=None, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {sorted(OUTCOMES)}, not {self.outcome!r}")
+        if not self.action:
+            raise ValueError("an audit event needs an action")
+
+
+def _clip(value: str | None, length: int) -> str | None:
+    if value is None:
+        return None
+    return mask_card_numbers(value)[:length]
+
+
+def canonical_detail(detail: Mapping[str, Any] | None) -> str | None:
+    """``detail`` scrubbed and serialised the one way the hash sees it."""
+    if detail is None:
+        return None
+    return json.dumps(
+        scrub(detail), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
+
+
+def _timestamp(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("audit timestamps must be timezone-aware")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _mac(key: bytes, message: str) -> str:
+    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _canonical(values: Mapping[str, Any]) -> str:
+    return json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def entry_hash(key: bytes, prev_hash: str, values: Mapping[str, Any]) -> str:
+    """The HMAC of an entry: ``prev_hash`` followed by the canonical JSON of its columns."""
+    fields = {name: values[name] for name in HASHED_COLUMNS}
+    fields["occurred_at"] = _timestamp(fields["occurred_at"])
+    return _mac(key, prev_hash + _canonical(fields))
+
+
+def genesis_hash(key: bytes, chain_id: str) -> str:
+    """The ``prev_hash`` of a chain's first entry."""
+    return _mac(key, f"genesis:{chain_id}")
+
+
+def head_mac(
+    key: bytes,
+    chain_id: str,
+    started_at: datetime,
+    last_seq: int,
+    last_hash: str,
+    updated_at: datetime,
+) -> str:
+    """The MAC of a chain's head row (so it cannot be rewound to hide a deleted tail)."""
+    return _mac(
+        key,
+        "head:"
+        + _canonical(
+            {
+                "chain_id": chain_id,
+                "started_at": _timestamp(started_at),
+                "last_seq": last_seq,
+                "last_hash": last_hash,
+                "updated_at": _timestamp(updated_at),
+            }
+        ),
+    )
+
+
+def checkpoint_mac(
+    key: bytes, chain_id: str, through_seq: int, through_hash: str, archived_at: datetime
+) -> str:
+    """The MAC of an archive checkpoint (so it cannot be faked to hide deleted entries)."""
+    return _mac(
+        key,
+        "checkpoint:"
+        + _canonical(
+            {
+                "chain_id": chain_id,
+                "archived_through_seq": through_seq,
+                "archived_through_hash": through_hash,
+                "archived_at": _timestamp(archived_at),
+            }
+        ),
+    )
+
+
+def entry_values(entry: Any) -> dict[str, Any]:
+    """The hashed columns of an ORM entry or a result row."""
+    mapping = getattr(entry, "_mapping", None)
+    if mapping is not None:
+        return {name: mapping[name] for name in HASHED_COLUMNS}
+    return {name: getattr(entry, name) for name in HASHED_COLUMNS}
+
+
+def head_is_authentic(key: bytes, head: Any) -> bool:
+    """Whether a head row (ORM object or result row) carries a valid MAC."""
+    expected = head_mac(
+        key, head.chain_id, head.started_at, head.last_seq, head.last_hash, head.updated_at
+    )
+    return hmac.compare_digest(expected, head.head_mac)
+
+
+# --- appending ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """Where a chain stands: its last sequence number and hash."""
+
+    chain_id: str
+    started_at: datetime
+    seq: int
+    hash: str
+
+
+def _new_entry(
+    key: bytes, chain_id: str, seq: int, prev: str, now: datetime, event: AuditEvent
+) -> AuditEntry:
+    entry = AuditEntry(
+        chain_id=chain_id,
+        seq=seq,
+        occurred_at=now.astimezone(UTC),
+        actor_id=_clip(event.actor_id, m.ACTOR_LENGTH),
+        actor_role=_clip(event.actor_role, m.ROLE_LENGTH),
+        actor_label=_clip(event.actor_label, m.ACTOR_LENGTH),
+        action=event.action[: m.ACTION_LENGTH],
+        resource=scrub_resource(event.resource)[: m.RESOURCE_LENGTH],
+        customer_id=_clip(event.customer_id, m.CUSTOMER_ID_LENGTH),
+        outcome=event.outcome,
+        status_code=event.status_code,
+        source_address=_clip(event.source_address, m.ADDRESS_LENGTH),
+        request_id=_clip(event.request_id, m.REQUEST_ID_LENGTH),
+        detail=canonical_detail(event.detail),
+        prev_hash=prev,
+    )
+    entry.entry_hash = entry_hash(key, prev, entry_values(entry))
+    return entry
+
+
+def load_head(session: Session, key: bytes, chain_id: str) -> ChainHead | None:
+    """The stored head of ``chain_id`` (None for a new chain); refuses a tampered head."""
+    row = session.get(AuditChain, chain_id)
+    if row is None:
+        return None
+    if not head_is_authentic(key, row):
+        raise AuditIntegrityError(
+            f"the head of audit chain {chain_id} fails its MAC; run `cems audit verify`"
+        )
+    return ChainHead(chain_id, row.started_at, row.last_seq, row.last_hash)
+
+
+def _anchors(session: Session, key: bytes, chain_id: str) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        sa.select(AuditChain)
+        .where(AuditChain.chain_id != chain_id)
+        .order_by(AuditChain.started_at.desc(), AuditChain.chain_id)
+        .limit(ANCHOR_LIMIT)
+    ).all()
+    return [
+        {"chain_id": r.chain_id, "seq": r.last_seq, "hash": r.last_hash}
+        for r in rows
+        if head_is_authentic(key, r)
+    ]
+
+
+def write_entries(
+    session: Session,
+    *,
+    key: bytes,
+    chain_id: str,
+    head: ChainHead | None,
+    events: Sequence[AuditEvent],
+    now: datetime,
+) -> tuple[list[AuditEntry], ChainHead]:
+    """Insert ``events`` after ``head`` (None: start the chain) and move the head row.
+
+    Runs inside the caller's transaction; the entries come back detached (ids set).
+    """
+    now = now.astimezone(UTC)
+    pending = list(events)
+    if head is None:
+        start = AuditEvent(
+            action=CHAIN_STARTED,
+            resource="audit_chain",
+            detail={
+                "anchors": _anchors(session, key, chain_id),
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+            },
+        )
+        pending.insert(0, start)
+        seq, prev, started_at = 0, genesis_hash(key, chain_id), now
+    else:
+        seq, prev, started_at = head.seq, head.hash, head.started_at
+    entries: list[AuditEntry] = []
+    for event in pending:
+        seq += 1
+        entry = _new_entry(key, chain_id, seq, prev, now, event)
+        entries.append(entry)
+        prev = entry.entry_hash
+    session.add_all(entries)
+    session.flush()  # the INSERT comes first: it takes SQLite's write lock, then the head moves
+    mac = head_mac(key, chain_id, started_at, seq, prev, now)
+    if head is None:
+        session.add(
+            AuditChain(
+                chain_id=chain_id,
+                started_at=started_at,
+                last_seq=seq,
+                last_hash=prev,
+                updated_at=now,
+                head_mac=mac,
+            )
+        )
+        session.flush()
+    else:
+        result = cast(
+            CursorResult[Any],
+            session.connection().execute(
+                sa.update(AuditChain)
+                .where(
+                    AuditChain.chain_id == chain_id,
+                    AuditChain.last_seq == head.seq,
+                    AuditChain.last_hash == head.hash,
+                )
+                .values(last_seq=seq, last_hash=prev, updated_at=now, head_mac=mac)
+            ),
+        )
+        if result.rowcount != 1:
+            raise AuditIntegrityError(
+                f"the head of audit chain {chain_id} moved under this writer (a second writer "
+                "on the same chain?)"
+            )
+    for entry in entries:
+        session.expunge(entry)
+    return entries, ChainHead(chain_id, started_at, seq, prev)
+
+
+def new_chain_id() -> str:
+    """A fresh chain id (one per writer process)."""
+    return uuid.uuid4().hex
+
+
+class AuditLog:
+    """The audit log of one process: appends go to its own chain, one at a time."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        key: bytes,
+        clock: Clock,
+        chain_id: str | None = None,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._key = key
+        self._clock = clock
+        self.chain_id = chain_id or new_chain_id()
+        self._head: ChainHead | None = None
+        self._head_known = False
+        self._lock = asyncio.Lock()
+
+    @property
+    def head(self) -> ChainHead | None:
+        """The last committed head of this chain as this process knows it."""
+        return self._head
+
+    async def append(self, event: AuditEvent) -> AuditEntry:
+        """Append ``event``; returns the stored entry once its transaction has committed."""
+        async with self._lock:
+            try:
+                async with self._sessionmaker() as session, session.begin():
+                    entries, head = await session.run_sync(self._write, event)
+            except BaseException:
+                # The outcome of a failed commit is unknown: re-read the head next time.
+                self._head, self._head_known = None, False
+                raise
+            self._head, self._head_known = head, True
+            return entries[-1]
+
+    def _write(self, session: Session, event: AuditEvent) -> tuple[list[AuditEntry], ChainHead]:
+        head = self._head if self._head_known else load_head(session, self._key, self.chain_id)
+        return write_entries(
+            session,
+            key=self._key,
+            chain_id=self.chain_id,
+            head=head,
+            events=[event],
+            now=self._clock.now(),
+        )
+
+
+def append_sync(
+    engine: sa.Engine,
+    event: AuditEvent,
+    *,
+    key: bytes,
+    clock: Clock,
+    chain_id: str | None = None,
+) -> AuditEntry:
+    """Append one event from synchronous code (the CLI, jobs): a new chain unless given one."""
+    chain_id = chain_id or new_chain_id()
+    with Session(engine) as session, session.begin():
+        head = load_head(session, key, chain_id)
+        entries, _ = write_entries(
+            session, key=key, chain_id=chain_id, head=head, events=[event], now=clock.now()
+        )
+    return entries[-1]

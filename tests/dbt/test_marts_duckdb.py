@@ -24,6 +24,8 @@ EXPECTED_MARTS = {
     "fct_network_kpis_hourly",
     "agg_network_kpis_regional_hourly",
     "agg_retention_segments",
+    "dim_billing_accounts",
+    "fct_billing_transactions",
 }
 
 
@@ -55,7 +57,7 @@ def test_build_publishes_every_mart_with_rows_and_all_tests_pass(
     assert all(count > 0 for count in result.models.values()), result.models
     assert result.tests_failed == 0
     assert result.tests_passed > 100
-    assert result.unit_tests_passed == 6
+    assert result.unit_tests_passed == 8
     assert result.gold_paths == mart_tables(landed_lakehouse)
     for name, table in duckdb_gold.tables.items():
         assert table.num_rows == result.models[name]

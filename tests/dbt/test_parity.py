@@ -67,7 +67,7 @@ def test_duckdb_and_spark_build_identical_marts(
     # Unit tests run on both targets; the data tests already ran on duckdb (the same SQL).
     result = build("spark", landed_lakehouse, select="resource_type:model resource_type:unit_test")
     assert result.target == "spark"
-    assert result.tests_failed == 0 and result.unit_tests_passed == 6
+    assert result.tests_failed == 0 and result.unit_tests_passed == 8
     assert result.models == duckdb_gold.result.models
     spark_tables = read_gold(result.gold_paths)
     problems = [

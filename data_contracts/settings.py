@@ -40,7 +40,48 @@ class Settings(BaseSettings):
     crm_database_url: str = Field(
         "", description="Operational CRM database (SQLAlchemy URL); SQLite under home by default."
     )
-    serving_database_url: str = ""
+    serving_database_url: str = Field(
+        "",
+        description="Operational and serving database of the API (SQLAlchemy URL); SQLite under "
+        "home by default, e.g. postgresql+psycopg://user@host/cems at scale.",
+    )
+    database_sslmode: str = Field(
+        "",
+        pattern="^(|disable|allow|prefer|require|verify-ca|verify-full)$",
+        description="PostgreSQL sslmode for the serving database (empty: the URL decides).",
+    )
+
+    serving_usage_days: int = Field(
+        35, ge=1, description="Days of daily usage records published to the serving tables."
+    )
+
+    # API service: sessions, MFA and lockout (issue 6).
+    staff_session_hours: float = Field(
+        12, gt=0, description="A staff session ends this long after sign-in, whatever happens."
+    )
+    staff_idle_minutes: float = Field(30, gt=0, description="Staff sessions end after this idle.")
+    customer_session_hours: float = Field(24 * 30, gt=0)
+    customer_idle_hours: float = Field(24 * 7, gt=0)
+    step_up_minutes: float = Field(
+        15, gt=0, description="Sensitive data needs an MFA check this recent."
+    )
+    login_max_failures: int = Field(5, ge=1, description="Failed sign-ins before lockout.")
+    login_lockout_minutes: float = Field(15, gt=0)
+    login_rate_per_minute: int = Field(
+        30, ge=1, description="Sign-in attempts allowed per source address per minute."
+    )
+    webauthn_rp_id: str = Field("localhost", description="Passkey relying party id (a domain).")
+    webauthn_rp_name: str = "CEMS"
+    webauthn_origins: str = Field(
+        "http://localhost:8000",
+        description="Comma-separated origins the passkey ceremonies may come from.",
+    )
+    audit_key_file: str = Field(
+        "", description="HMAC key that chains the audit log; a 0600 file under home by default."
+    )
+    audit_retention_years: int = Field(
+        5, ge=5, description="Audit entries younger than this can never be deleted."
+    )
     dbt_target: str = Field(
         "duckdb", pattern="^(duckdb|spark)$", description="dbt target that builds the gold marts."
     )
@@ -79,7 +120,22 @@ class Settings(BaseSettings):
         self.serving_database_url = (
             self.serving_database_url or f"sqlite:///{home / 'serving' / 'serving.db'}"
         )
+        self.audit_key_file = self.audit_key_file or str(home / "keys" / "audit.key")
+        if self.environment == "production":
+            self._refuse_insecure_defaults()
         return self
+
+    def _refuse_insecure_defaults(self) -> None:
+        insecure = [o for o in self.origin_list if not o.startswith("https://")]
+        if insecure:
+            raise ValueError(f"webauthn_origins must be https:// in production, not {insecure}")
+        if self.webauthn_rp_id == "localhost":
+            raise ValueError("webauthn_rp_id must be the operator's domain in production")
+
+    @property
+    def origin_list(self) -> list[str]:
+        """The allowed passkey origins, parsed."""
+        return [o.strip() for o in self.webauthn_origins.split(",") if o.strip()]
 
     @property
     def landing_path(self) -> Path:

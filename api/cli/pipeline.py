@@ -271,8 +271,18 @@ def run(
     except (ErrorBudgetError, QualityGateError, MartsBuildError) as exc:
         console.print(f"[bold red]Pipeline stopped:[/] {exc}")
         raise typer.Exit(1) from None
-    result.seconds = {"generate": generated_seconds, **result.seconds}
+    say("[bold]Publishing to the API's serving tables[/] ...")
+    from api.serving.publish import PublishError
+    from api.serving.publish import publish as publish_serving
+
+    try:
+        served = publish_serving(settings)
+    except PublishError as exc:
+        console.print(f"[bold red]Pipeline stopped:[/] {exc}; the previous version keeps serving.")
+        raise typer.Exit(1) from None
+    result.seconds = {"generate": generated_seconds, **result.seconds, "serve": served.seconds}
     summary = run_summary(settings, result)
+    summary["serving"] = served.to_dict()
     if as_json:
         typer.echo(json.dumps(summary, indent=2, sort_keys=True, default=str))
         return
@@ -314,6 +324,7 @@ def run_summary(settings: Settings, result: NightlyRun) -> dict[str, object]:
             "Airflow UI": "cems airflow standalone  (then http://localhost:8080)",
             "MLflow UI": f"mlflow ui --backend-store-uri {settings.mlflow_tracking_uri}",
             "DuckDB": f"duckdb -readonly {settings.warehouse_path}",
+            "API": "cems users demo && cems serve  (then http://127.0.0.1:8000/docs)",
         },
     }
 
@@ -348,6 +359,12 @@ def print_run_summary(summary: dict[str, Any]) -> None:
     quality = summary["quality"]
     passed = sum(1 for q in quality if q["success"])
     console.print(f"Quality: {passed} of {len(quality)} silver tables passed their suites.")
+    serving = summary.get("serving")
+    if serving:
+        console.print(
+            f"API serving tables: version {serving['version']} as of {serving['as_of_date']} "
+            f"({serving['row_counts'].get('dim_customers', 0):,} customers)."
+        )
     seconds = ", ".join(f"{k} {v:,.0f} s" for k, v in summary["seconds"].items())
     console.print(f"[bold green]Done[/] ({seconds}). Next:")
     for what, how in summary["next"].items():

@@ -469,6 +469,11 @@ def test_append_and_verify_on_postgresql(
     assert report.ok, report.findings
     assert (report.chains_checked, report.entries_checked) == (2, 27)
     with admin.begin() as conn:
+        # The append-only trigger (migration 0002) refuses this; a table owner can switch it
+        # off, and then the chain is what catches the tampering.
+        conn.execute(
+            sa.text(f"alter table {schema}.audit_entries disable trigger audit_entries_append_only")
+        )
         conn.execute(
             sa.text(
                 f"update {schema}.audit_entries set outcome = 'failure' where seq = 7 "

@@ -12,7 +12,7 @@ import pytest
 
 from api.cli.airflow import DAGS_FOLDER
 
-EXPECTED_DAGS = {"cems_nightly", "cems_streaming"}
+EXPECTED_DAGS = {"cems_nightly", "cems_serving", "cems_streaming"}
 
 
 def test_dagbag_imports_without_errors(dagbag: Any) -> None:
@@ -20,7 +20,7 @@ def test_dagbag_imports_without_errors(dagbag: Any) -> None:
     assert set(dagbag.dags) == EXPECTED_DAGS
     # The helper module is ignored (.airflowignore), not parsed as a DAG file.
     parsed = {stat.file for stat in dagbag.dagbag_stats}
-    assert parsed == {"cems_nightly.py", "cems_streaming.py"}
+    assert parsed == {"cems_nightly.py", "cems_serving.py", "cems_streaming.py"}
 
 
 def test_dags_serialize_the_way_the_scheduler_reads_them(dagbag: Any) -> None:
@@ -60,6 +60,12 @@ def test_nightly_shape(dagbag: Any) -> None:
         assert downstream in dag.get_task(upstream).downstream_task_ids, (upstream, downstream)
     assert [a.name for a in dag.get_task("publish").outlets] == ["cems_gold_marts"]
     assert [a.name for a in dag.get_task("land_crm").outlets] == ["cems_silver_crm"]
+
+
+def test_serving_runs_on_the_gold_asset(dagbag: Any) -> None:
+    dag = dagbag.dags["cems_serving"]
+    assert [a.name for a in dag.timetable.asset_condition.objects] == ["cems_gold_marts"]
+    assert [a.name for a in dag.get_task("publish_serving").outlets] == ["cems_serving"]
 
 
 def test_streaming_schedule_and_assets(dagbag: Any) -> None:

@@ -1,0 +1,1 @@
+"""Who is calling: accounts, passwords, TOTP MFA, passkeys and server-side sessions."""

@@ -1,0 +1,1 @@
+"""The operational database: one declarative base, engines and Alembic migrations."""

@@ -1,0 +1,83 @@
+"""Engines for the operational database: SQLite under CEMS_HOME by default, PostgreSQL by URL.
+
+One URL in settings (``serving_database_url``) serves both the async engine the API uses and
+the sync engine the CLI, the publish job and Alembic use; only the driver differs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from data_contracts.settings import Settings
+
+_DRIVERS = {
+    "sqlite": ("sqlite", "sqlite+aiosqlite"),
+    "postgresql": ("postgresql+psycopg", "postgresql+psycopg"),
+}
+
+
+class UnsupportedDatabaseError(ValueError):
+    """The serving database URL names a backend CEMS does not run on."""
+
+
+def _url(url: str, *, asynchronous: bool) -> sa.URL:
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend not in _DRIVERS:
+        raise UnsupportedDatabaseError(
+            f"The serving database must be SQLite or PostgreSQL, not {backend!r}; "
+            "set CEMS_SERVING_DATABASE_URL to sqlite:///... or postgresql+psycopg://..."
+        )
+    return parsed.set(drivername=_DRIVERS[backend][1 if asynchronous else 0])
+
+
+def _connect_args(settings: Settings, url: sa.URL) -> dict[str, Any]:
+    if url.get_backend_name() == "postgresql" and settings.database_sslmode:
+        return {"sslmode": settings.database_sslmode}
+    if url.get_backend_name() == "sqlite":
+        return {"timeout": 30}
+    return {}
+
+
+def _prepare_sqlite(url: sa.URL) -> None:
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_pragmas(engine: sa.Engine) -> None:
+    # WAL lets readers go on while a publish or an audit append writes.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def sync_engine(settings: Settings) -> sa.Engine:
+    """A sync engine (CLI, publish job, Alembic)."""
+    url = _url(settings.serving_database_url, asynchronous=False)
+    _prepare_sqlite(url)
+    engine = sa.create_engine(url, connect_args=_connect_args(settings, url), pool_pre_ping=True)
+    if url.get_backend_name() == "sqlite":
+        _sqlite_pragmas(engine)
+    return engine
+
+
+def async_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
+    """The async engine the API serves from."""
+    url = _url(settings.serving_database_url, asynchronous=True)
+    _prepare_sqlite(url)
+    engine = create_async_engine(
+        url, connect_args=_connect_args(settings, url), pool_pre_ping=True, **kwargs
+    )
+    if url.get_backend_name() == "sqlite":
+        _sqlite_pragmas(engine.sync_engine)
+    return engine

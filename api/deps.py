@@ -1,0 +1,193 @@
+"""Dependency aliases the routes share: settings, clock, database, the caller, audit."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.audit.log import AuditEvent, AuditLog, Outcome
+from api.auth import sessions
+from api.auth.models import Session, User
+from api.core.clock import Clock
+from api.core.permissions import CUSTOMER_SELF, STEP_UP, Permission, Role, allows
+from api.core.problems import Problem
+from data_contracts.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.sessionmaker() as db:
+        yield db
+        if db.in_transaction():
+            await db.commit()
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+DbDep = Annotated[AsyncSession, Depends(get_db)]
+
+_bearer = HTTPBearer(auto_error=False, description="The session token from /auth endpoints.")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in caller of this request."""
+
+    user: User
+    session: Session
+    now: datetime
+
+    @property
+    def role(self) -> Role:
+        return Role(self.user.role)
+
+    @property
+    def label(self) -> str:
+        return self.user.email
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def audit(
+    request: Request,
+    action: str,
+    *,
+    outcome: Outcome = "success",
+    principal: Principal | None = None,
+    user: User | None = None,
+    customer_id: str | None = None,
+    status_code: int | None = None,
+    detail: dict[str, Any] | None = None,
+    label: str | None = None,
+) -> None:
+    """Append one entry to the audit log for this request.
+
+    ``label`` names the account when there is no user (a sign-in for an unknown email).
+    """
+    log: AuditLog = request.app.state.audit
+    actor = principal.user if principal else user
+    route = request.scope.get("route")
+    await log.append(
+        AuditEvent(
+            action=action,
+            outcome=outcome,
+            resource=f"{request.method} {getattr(route, 'path', request.url.path)}",
+            actor_id=actor.id if actor else None,
+            actor_role=actor.role if actor else None,
+            actor_label=actor.email if actor else label,
+            customer_id=customer_id,
+            status_code=status_code,
+            source_address=client_address(request),
+            request_id=getattr(request.state, "request_id", None),
+            detail=detail,
+        )
+    )
+
+
+async def current_principal(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    challenge = {"WWW-Authenticate": 'Bearer realm="cems"'}
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Problem(
+            "unauthenticated",
+            "Sign in first and send the session token as a Bearer token.",
+            headers=challenge,
+        )
+    now = clock.now()
+    try:
+        session, user = await sessions.resolve(db, settings, credentials.credentials, now)
+    except sessions.SessionInvalidError as exc:
+        raise Problem("session-expired", exc.reason, headers=challenge) from exc
+    if db.dirty:
+        # Persist the touch now: a write lock held for the whole request would make the
+        # audit append (its own transaction) wait on SQLite.
+        await db.commit()
+    request.state.user_id = user.id
+    request.state.role = user.role
+    return Principal(user=user, session=session, now=now)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_step_up(settings: Settings, principal: Principal) -> None:
+    if not sessions.step_up_fresh(settings, principal.session, principal.now):
+        raise Problem(
+            "step-up-required",
+            f"This needs a verification code from the last {settings.step_up_minutes:g} "
+            "minutes; confirm one at /auth/step-up and retry.",
+            step_up_url="/auth/step-up",
+        )
+
+
+async def authorize(
+    request: Request,
+    settings: Settings,
+    principal: Principal,
+    permission: Permission,
+    customer_id: str | None,
+) -> None:
+    """Object-level check: may this caller use ``permission`` on this customer's data?
+
+    Customers reach only their own data (anything else answers 404, so ids cannot be
+    probed); staff need the permission, and a recent MFA check for sensitive data.
+    """
+    if principal.role is Role.CUSTOMER:
+        own = customer_id is not None and customer_id == principal.user.customer_id
+        if own and permission in CUSTOMER_SELF:
+            return
+        if customer_id is None:  # a staff function, not someone else's object
+            await audit(
+                request, "access.denied", outcome="denied", principal=principal,
+                status_code=403, detail={"permission": permission.value},
+            )  # fmt: skip
+            raise Problem("forbidden", "This is for staff accounts only.")
+        await audit(
+            request, "access.denied", outcome="denied", principal=principal,
+            customer_id=customer_id, status_code=404, detail={"permission": permission.value},
+        )  # fmt: skip
+        raise Problem("not-found", "There is no such resource in your account.")
+    if not allows(principal.role, permission):
+        await audit(
+            request, "access.denied", outcome="denied", principal=principal,
+            customer_id=customer_id, status_code=403, detail={"permission": permission.value},
+        )  # fmt: skip
+        raise Problem(
+            "forbidden",
+            f"Your role ({principal.role.value}) may not do this ({permission.value}).",
+        )
+    if permission in STEP_UP and not sessions.step_up_fresh(
+        settings, principal.session, principal.now
+    ):
+        await audit(
+            request, "access.step_up_required", outcome="denied", principal=principal,
+            customer_id=customer_id, status_code=403, detail={"permission": permission.value},
+        )  # fmt: skip
+        require_step_up(settings, principal)
+
+
+def require_staff(principal: Principal) -> None:
+    if principal.role is Role.CUSTOMER:
+        raise Problem("forbidden", "This is for staff accounts only.")

@@ -1,0 +1,76 @@
+"""The FastAPI application: ``create_app()`` wires settings, database, audit and routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from api.audit.keys import load_or_create_key
+from api.audit.log import AuditLog
+from api.core import problems
+from api.core.clock import Clock, SystemClock
+from api.core.observability import ObservabilityMiddleware, configure_logging
+from api.db.engine import async_engine
+from api.db.migrate import ensure_schema
+from api.routes import admin, auth, billing, customers, health, usage
+from data_contracts.settings import Settings, get_settings
+
+DESCRIPTION = """
+Customer 360, billing, usage and sign-in for support tools, self-service apps and portals.
+
+* Customers sign in with a password or a passkey and see their own data only.
+* Staff sign in with a password and a TOTP code; sessions end 12 hours after sign-in.
+  Sensitive data (PII in clear, detailed usage patterns, exports) needs a code confirmed at
+  `/auth/step-up` within the last minutes.
+* Every error is an RFC 9457 problem document (`application/problem+json`).
+* Resources follow TM Forum Open API names: TMF629 customer, TMF666 billingAccount,
+  TMF678 customerBill, TMF635 usage.
+"""
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+    """Build the API; tests pass their own settings and a clock they can move."""
+    settings = settings or get_settings()
+    clock = clock or SystemClock()
+    configure_logging()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Read from app.state: a test may swap settings or clock before start-up.
+        settings: Settings = app.state.settings
+        ensure_schema(settings)
+        engine = async_engine(settings)
+        app.state.engine = engine
+        app.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+        app.state.audit = AuditLog(
+            app.state.sessionmaker, load_or_create_key(settings), app.state.clock
+        )
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="CEMS API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "auth", "description": "Sign-in, MFA, passkeys, sessions."},
+            {"name": "customer", "description": "TMF629 customers and the customer 360."},
+            {"name": "billing", "description": "TMF666 billing accounts, TMF678 bills."},
+            {"name": "usage", "description": "TMF635 usage and detailed usage patterns."},
+            {"name": "admin", "description": "Users, sessions, audit reports, exports."},
+            {"name": "health", "description": "Liveness, readiness, metrics."},
+        ],
+    )
+    app.state.settings = settings
+    app.state.clock = clock
+    problems.install(app)
+    app.add_middleware(ObservabilityMiddleware)
+    for module in (health, auth, customers, billing, usage, admin):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,1 @@
+"""One module per resource; each declares an APIRouter with its prefix and tag."""

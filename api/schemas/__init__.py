@@ -1,0 +1,1 @@
+"""Response and request bodies, one module per resource (TM Forum names where they fit)."""

@@ -1,0 +1,1 @@
+"""The curated data the API serves: gold marts published into versioned serving tables."""

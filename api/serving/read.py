@@ -1,0 +1,194 @@
+"""Async reads of the current serving publication (what the routes answer from)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.core.problems import Problem
+from api.serving.models import (
+    Publication,
+    ServingAccount,
+    ServingCustomer,
+    ServingTransaction,
+    ServingUsage,
+    ServingUsagePattern,
+)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The publication a request reads from: every query of the request uses one version."""
+
+    version: int
+    as_of: date | None
+
+
+async def current(db: AsyncSession) -> Snapshot:
+    row = (
+        await db.execute(
+            sa.select(Publication.version, Publication.as_of_date).where(
+                Publication.status == "current"
+            )
+        )
+    ).first()
+    if row is None:
+        raise Problem(
+            "not-ready",
+            "No customer data has been published yet; run the nightly pipeline first.",
+        )
+    return Snapshot(int(row[0]), row[1])
+
+
+def _load(payload: str) -> dict[str, Any]:
+    value: dict[str, Any] = orjson.loads(payload)
+    return value
+
+
+async def customer(db: AsyncSession, snap: Snapshot, customer_id: str) -> dict[str, Any] | None:
+    payload = await db.scalar(
+        sa.select(ServingCustomer.payload).where(
+            ServingCustomer.version == snap.version, ServingCustomer.customer_id == customer_id
+        )
+    )
+    return _load(payload) if payload else None
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    total: int
+
+
+async def _page(db: AsyncSession, query: sa.Select[Any], limit: int, offset: int) -> Page:
+    total = await db.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    rows = (await db.execute(query.limit(limit).offset(offset))).scalars().all()
+    return Page([_load(p) for p in rows], int(total or 0))
+
+
+async def search_customers(
+    db: AsyncSession,
+    snap: Snapshot,
+    *,
+    email: str | None,
+    phone: str | None,
+    name: str | None,
+    region: str | None,
+    customer_type: str | None,
+    risk_band: str | None,
+    limit: int,
+    offset: int,
+) -> Page:
+    c = ServingCustomer
+    query = sa.select(c.payload).where(c.version == snap.version)
+    if email:
+        query = query.where(c.email_lc == email.strip().lower())
+    if phone:
+        digits = "".join(ch for ch in phone if ch.isdigit())
+        query = query.where(c.phone_digits.endswith(digits[-9:]) if digits else sa.false())
+    if name:
+        # Prefix match on any word of the name keeps the index-friendly common case fast.
+        term = name.strip().lower()
+        query = query.where(
+            sa.or_(
+                c.name_lc.startswith(term, autoescape=True),
+                c.name_lc.contains(" " + term, autoescape=True),
+            )
+        )
+    if region:
+        query = query.where(c.region == region)
+    if customer_type:
+        query = query.where(c.customer_type == customer_type)
+    if risk_band:
+        query = query.where(c.churn_risk_band == risk_band)
+    return await _page(db, query.order_by(c.customer_id), limit, offset)
+
+
+async def accounts(db: AsyncSession, snap: Snapshot, customer_id: str) -> list[dict[str, Any]]:
+    rows = await db.scalars(
+        sa.select(ServingAccount.payload)
+        .where(ServingAccount.version == snap.version, ServingAccount.customer_id == customer_id)
+        .order_by(ServingAccount.account_id)
+    )
+    return [_load(p) for p in rows]
+
+
+async def account(db: AsyncSession, snap: Snapshot, account_id: str) -> dict[str, Any] | None:
+    payload = await db.scalar(
+        sa.select(ServingAccount.payload).where(
+            ServingAccount.version == snap.version, ServingAccount.account_id == account_id
+        )
+    )
+    return _load(payload) if payload else None
+
+
+async def transactions(
+    db: AsyncSession,
+    snap: Snapshot,
+    *,
+    customer_id: str,
+    account_id: str | None = None,
+    transaction_type: str | None = None,
+    limit: int,
+    offset: int,
+) -> Page:
+    t = ServingTransaction
+    query = sa.select(t.payload).where(t.version == snap.version, t.customer_id == customer_id)
+    if account_id:
+        query = query.where(t.account_id == account_id)
+    if transaction_type:
+        query = query.where(t.transaction_type == transaction_type)
+    return await _page(db, query.order_by(t.occurred_at.desc(), t.transaction_id), limit, offset)
+
+
+async def transaction(
+    db: AsyncSession, snap: Snapshot, transaction_id: str
+) -> dict[str, Any] | None:
+    payload = await db.scalar(
+        sa.select(ServingTransaction.payload).where(
+            ServingTransaction.version == snap.version,
+            ServingTransaction.transaction_id == transaction_id,
+        )
+    )
+    return _load(payload) if payload else None
+
+
+async def usage(
+    db: AsyncSession,
+    snap: Snapshot,
+    *,
+    customer_id: str,
+    subscription_id: str | None,
+    since: date | None,
+    until: date | None,
+    limit: int,
+    offset: int,
+) -> Page:
+    u = ServingUsage
+    query = sa.select(u.payload).where(u.version == snap.version, u.customer_id == customer_id)
+    if subscription_id:
+        query = query.where(u.subscription_id == subscription_id)
+    if since:
+        query = query.where(u.usage_date >= since.isoformat())
+    if until:
+        query = query.where(u.usage_date <= until.isoformat())
+    return await _page(db, query.order_by(u.usage_date.desc(), u.subscription_id), limit, offset)
+
+
+async def usage_patterns(
+    db: AsyncSession, snap: Snapshot, customer_id: str
+) -> list[dict[str, Any]]:
+    rows = await db.scalars(
+        sa.select(ServingUsagePattern.payload)
+        .where(
+            ServingUsagePattern.version == snap.version,
+            ServingUsagePattern.customer_id == customer_id,
+        )
+        .order_by(ServingUsagePattern.subscription_id)
+    )
+    return [_load(p) for p in rows]

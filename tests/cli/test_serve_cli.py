@@ -1,0 +1,104 @@
+"""``cems serve``: a real uvicorn process, over HTTPS with the given certificate."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from typer.testing import CliRunner
+
+from api.cli.main import app
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_answers_over_https_with_two_workers(cems_home, tmp_path):
+    cert, key = _self_signed(tmp_path)
+    port = _free_port()
+    cems = Path(sys.executable).with_name("cems")
+    process = subprocess.Popen(
+        [str(cems), "serve", "--port", str(port), "--workers", "2",
+         "--tls-cert", str(cert), "--tls-key", str(key)],
+        env={**os.environ, "CEMS_HOME": str(cems_home)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        url = f"https://127.0.0.1:{port}"
+        trust = ssl.create_default_context(cafile=str(cert))
+        deadline = time.monotonic() + 180  # workers import the app; slow on a busy CI box
+        while True:
+            try:
+                response = httpx.get(f"{url}/health", verify=trust, timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.3)
+        assert response.status_code == 200 and response.json() == {"status": "ok"}
+        for _ in range(4):
+            httpx.get(f"{url}/health", verify=trust, timeout=5)
+        metrics = httpx.get(f"{url}/metrics", verify=trust, timeout=5).text
+        line = next(
+            x for x in metrics.splitlines()
+            if x.startswith('cems_http_requests_total{method="GET",route="/health",status="200"}')
+        )  # fmt: skip
+        assert float(line.split()[-1]) == 5.0  # both workers' counts, merged
+        with pytest.raises(httpx.TransportError):
+            httpx.get(url.replace("https", "http") + "/health", timeout=2)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_serve_refuses_half_a_tls_configuration(cems_home, tmp_path):
+    cert, _key = _self_signed(tmp_path)
+    result = CliRunner().invoke(app, ["serve", "--tls-cert", str(cert)])
+    assert result.exit_code == 2
+    assert "both --tls-cert and --tls-key" in result.output

@@ -79,8 +79,6 @@ def create(
 @friendly
 def demo() -> None:
     """Create one demo account per role (development only) and print how to sign in."""
-    from rich.table import Table
-
     from api.auth.accounts import ensure_demo_accounts
     from data_contracts.settings import get_settings
 
@@ -88,14 +86,10 @@ def demo() -> None:
         accounts = asyncio.run(ensure_demo_accounts(get_settings()))
     except ValueError as exc:
         raise UserError(f"{exc}.") from None
-    table = Table(title="Demo accounts (development only)")
-    for column in ("role", "email", "password", "customer", "TOTP secret"):
-        table.add_column(column)
+    typer.echo("Demo accounts (development only):")
     for a in accounts:
-        table.add_row(
-            a["role"], a["email"], a["password"], a["customer_id"] or "", a["totp_secret"] or ""
-        )
-    console.print(table)
+        extra = f"customer {a['customer_id']}" if a["customer_id"] else f"TOTP {a['totp_secret']}"
+        typer.echo(f"  {a['role']:<18} {a['email']:<20} password: {a['password']:<36} {extra}")
     console.print(
         "Staff sign in with POST /auth/login, then POST /auth/mfa with the current code "
         "(`cems users code --email agent@demo.test` prints it)."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 import orjson
@@ -34,11 +35,18 @@ def json_response(
     *,
     total: int | None = None,
     status_code: int = 200,
+    as_of: date | None = None,
 ) -> Response:
-    """Serialise ``content`` once, tag it, and answer 304 when the client already has it."""
+    """Serialise ``content`` once, tag it, and answer 304 when the client already has it.
+
+    ``as_of`` (the last day of data the answer describes) goes in the ``X-As-Of`` header,
+    so lists carry it too.
+    """
     body = _encode(content)
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     headers = {"ETag": etag, "Cache-Control": PRIVATE}
+    if as_of is not None:
+        headers["X-As-Of"] = as_of.isoformat()
     if total is not None and not isinstance(content, BaseModel):
         headers["X-Total-Count"] = str(total)
         headers["X-Result-Count"] = str(len(content))

@@ -225,7 +225,7 @@ async def export_customer(
         request, "customer.export", principal=principal, customer_id=customer_id,
         detail={"transactions": len(transactions), "usage_records": len(usage)},
     )  # fmt: skip
-    return json_response(request, export)
+    return json_response(request, export, as_of=snap.as_of)
 
 
 Since = Annotated[datetime | None, Query(description="Start (default: 30 days ago).")]

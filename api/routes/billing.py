@@ -58,7 +58,9 @@ async def list_accounts(
     snap = await read.current(db)
     rows = await read.accounts(db, snap, customer_id)
     await audit(request, "billing_account.read", principal=principal, customer_id=customer_id)
-    return json_response(request, [account_from(r) for r in rows], total=len(rows))
+    return json_response(
+        request, [account_from(r) for r in rows], total=len(rows), as_of=snap.as_of
+    )
 
 
 @router.get(
@@ -86,7 +88,7 @@ async def get_account(
     await audit(
         request, "billing_account.read", principal=principal, customer_id=row["customer_id"]
     )
-    return json_response(request, account_from(row))
+    return json_response(request, account_from(row), as_of=snap.as_of)
 
 
 @router.get(
@@ -114,7 +116,9 @@ async def list_bills(
         transaction_type=BILL_TYPE, limit=limit, offset=offset,
     )  # fmt: skip
     await audit(request, "bill.read", principal=principal, customer_id=customer_id)
-    return json_response(request, [bill_from(r) for r in page.items], total=page.total)
+    return json_response(
+        request, [bill_from(r) for r in page.items], total=page.total, as_of=snap.as_of
+    )
 
 
 @router.get(
@@ -139,7 +143,7 @@ async def get_bill(
     if row is None:
         raise Problem("not-found", f"There is no bill {bill_id}.")
     await audit(request, "bill.read", principal=principal, customer_id=row["customer_id"])
-    return json_response(request, bill_from(row))
+    return json_response(request, bill_from(row), as_of=snap.as_of)
 
 
 @router.get(
@@ -166,4 +170,6 @@ async def list_transactions(
         limit=limit, offset=offset,
     )  # fmt: skip
     await audit(request, "transaction.read", principal=principal, customer_id=customer_id)
-    return json_response(request, [transaction_from(r) for r in page.items], total=page.total)
+    return json_response(
+        request, [transaction_from(r) for r in page.items], total=page.total, as_of=snap.as_of
+    )

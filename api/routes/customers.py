@@ -91,7 +91,7 @@ async def list_customers(
                            }.items() if v)},
     )  # fmt: skip
     items = [customer_from(row, masked=True) for row in page.items]
-    return json_response(request, items, total=page.total)
+    return json_response(request, items, total=page.total, as_of=snap.as_of)
 
 
 @router.get(
@@ -119,7 +119,7 @@ async def get_customer(
         request, "customer.read", principal=principal, customer_id=customer_id,
         detail={"masked": masked},
     )  # fmt: skip
-    return json_response(request, customer_from(row, masked=masked))
+    return json_response(request, customer_from(row, masked=masked), as_of=snap.as_of)
 
 
 @router.get(
@@ -155,7 +155,7 @@ async def get_customer_360(
         billing=allows(principal.role, Permission.BILLING_READ),
         usage=allows(principal.role, Permission.USAGE_READ),
     )
-    return json_response(request, view)
+    return json_response(request, view, as_of=snap.as_of)
 
 
 @router.get(
@@ -176,4 +176,4 @@ async def get_me(
     if row is None:
         raise Problem("not-found", "Your customer record is not available yet.")
     await audit(request, "customer.read", principal=principal, customer_id=customer_id)
-    return json_response(request, customer_from(row, masked=False))
+    return json_response(request, customer_from(row, masked=False), as_of=snap.as_of)

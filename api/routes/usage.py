@@ -59,7 +59,9 @@ async def list_usage(
         offset=offset,
     )
     await audit(request, "usage.read", principal=principal, customer_id=customer_id)
-    return json_response(request, [usage_from(r) for r in page.items], total=page.total)
+    return json_response(
+        request, [usage_from(r) for r in page.items], total=page.total, as_of=snap.as_of
+    )
 
 
 @router.get(
@@ -82,4 +84,4 @@ async def usage_patterns(
         raise Problem("not-found", f"There is no customer {customer_id}.")
     rows = await read.usage_patterns(db, snap, customer_id)
     await audit(request, "usage_patterns.read", principal=principal, customer_id=customer_id)
-    return json_response(request, [pattern_from(r) for r in rows])
+    return json_response(request, [pattern_from(r) for r in rows], as_of=snap.as_of)

@@ -169,7 +169,12 @@ def gold_batches(settings: Settings, mart: str) -> Iterator[pa.RecordBatch]:
 
 def _as_of(settings: Settings) -> date | None:
     path = f"{settings.gold_root}/dim_customers"
-    table = deltalake.DeltaTable(path).to_pyarrow_table(columns=["as_of_date"])
+    try:
+        table = deltalake.DeltaTable(path).to_pyarrow_table(columns=["as_of_date"])
+    except Exception as exc:  # delta-rs raises TableNotFoundError and friends
+        raise PublishError(
+            f"gold mart dim_customers is not published at {path}; run the nightly build first"
+        ) from exc
     value = pc.max(table.column("as_of_date")).as_py() if table.num_rows else None
     return value if isinstance(value, date) else None
 

@@ -111,6 +111,7 @@ def test_bills_and_transactions_come_newest_first_with_paging(api: Api, gold_set
     assert page.status_code == 200
     assert page.headers["X-Total-Count"] == str(counts[customer])
     assert page.headers["X-Result-Count"] == "2"
+    assert page.headers["X-As-Of"] == str(_gold(gold_settings, "dim_customers")["as_of_date"][0])
     items = page.json()
     assert items[0]["occurred_at"] >= items[1]["occurred_at"]
     bills = api.client.get(

@@ -4,7 +4,21 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import airflow, contracts, generate, legacy_import, ml, pipeline, status
+from api.cli import (
+    airflow,
+    audit,
+    contracts,
+    dashboards,
+    db,
+    generate,
+    legacy_import,
+    ml,
+    pipeline,
+    serve,
+    serving,
+    status,
+    users,
+)
 
 app = typer.Typer(
     name="cems",
@@ -18,10 +32,16 @@ app = typer.Typer(
 app.command("generate")(generate.generate)
 app.command("import")(legacy_import.import_file)
 app.command("status")(status.status)
+app.command("serve")(serve.serve)
 app.add_typer(contracts.app, name="contracts")
 app.add_typer(pipeline.app, name="pipeline")
 app.add_typer(airflow.app, name="airflow")
 app.add_typer(ml.app, name="ml")
+app.add_typer(dashboards.app, name="dashboards")
+app.add_typer(audit.app, name="audit")
+app.add_typer(users.app, name="users")
+app.add_typer(serving.app, name="serving")
+app.add_typer(db.app, name="db")
 
 if __name__ == "__main__":
     app()

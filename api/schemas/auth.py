@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class PasswordLogin(BaseModel):
@@ -26,6 +26,22 @@ class SessionToken(BaseModel):
 
 class LoginResult(BaseModel):
     """Customers are signed in at once; staff continue at /auth/mfa with the ticket."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"status": "mfa_required", "mfa_ticket": "q1u5Vw0mH2x7dE4tZ8kYbN3cR6pL"},
+                {
+                    "status": "authenticated",
+                    "session": {
+                        "token": "mF3q...", "token_type": "bearer", "session_id": "9d84...",
+                        "role": "customer", "expires_at": "2026-12-26T09:00:00Z",
+                        "idle_timeout_minutes": 10080,
+                    },
+                },
+            ]
+        }
+    )  # fmt: skip
 
     status: Literal["authenticated", "mfa_required", "mfa_enrolment_required"]
     session: SessionToken | None = None

@@ -14,7 +14,20 @@ BILL_PATH = "/tmf-api/customerBillManagement/v5/customerBill"
 class BillingAccount(BaseModel):
     """TMF666 BillingAccount with the account's balance as of the last data day."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "A00000077", "href": ACCOUNT_PATH + "/A00000077",
+                    "@type": "BillingAccount", "customer_id": "C00000042", "state": "active",
+                    "payment_method": "credit_card", "is_autopay": True, "currency": "EUR",
+                    "balance_due_amount": 54.0, "overdue_amount": 0.0,
+                    "latest_invoice_id": "INV0000000012", "as_of": "2026-11-25",
+                }
+            ]
+        },
+    )  # fmt: skip
 
     id: str
     href: str
@@ -62,6 +75,22 @@ def account_from(row: dict[str, Any]) -> BillingAccount:
 class Transaction(BaseModel):
     """A money event on an account: an invoice (charge) or a payment attempt."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "transaction_id": "payment-PAY0000000031", "transaction_type": "payment",
+                    "account_id": "A00000077", "customer_id": "C00000042",
+                    "occurred_at": "2026-11-02T08:14:00Z", "amount": 54.0,
+                    "signed_amount": -54.0, "currency": "EUR",
+                    "transaction_status": "succeeded", "invoice_id": "INV0000000012",
+                    "payment_method": "credit_card", "card_last4": "4242",
+                    "description": "Payment by credit card for invoice INV0000000012",
+                }
+            ]
+        }
+    )  # fmt: skip
+
     transaction_id: str
     transaction_type: Literal["invoice", "payment"]
     account_id: str
@@ -99,7 +128,23 @@ class TimePeriod(BaseModel):
 class CustomerBill(BaseModel):
     """TMF678 CustomerBill (an invoice)."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "INV0000000012", "href": BILL_PATH + "/INV0000000012",
+                    "@type": "CustomerBill", "billNo": "INV0000000012",
+                    "billDate": "2026-10-15T00:00:00Z",
+                    "billingPeriod": {"startDateTime": "2026-09-15", "endDateTime": "2026-10-14"},
+                    "paymentDueDate": "2026-10-29",
+                    "amountDue": {"unit": "EUR", "value": 54.0}, "state": "paid",
+                    "billing_account_id": "A00000077", "customer_id": "C00000042",
+                    "description": "Invoice INV0000000012 for 2026-09-15 to 2026-10-14",
+                }
+            ]
+        },
+    )  # fmt: skip
 
     id: str
     href: str

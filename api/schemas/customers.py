@@ -170,6 +170,40 @@ class NextBestAction(BaseModel):
 class Customer360(BaseModel):
     """Everything an agent needs on one screen. Sections the caller's role may not see are null."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer": {"id": "C00000042", "@type": "Customer", "status": "active"},
+                    "products": {"active_subscription_count": 2, "has_mobile": True,
+                                 "mobile_plan_id": "MOB-20GB", "monthly_value": 54.0},
+                    "billing": {"latest_invoice_id": "INV0000000012",
+                                "latest_invoice_status": "overdue", "has_autopay": False},
+                    "usage": {"data_gb_last_30_days": 18.4, "voice_minutes_last_30_days": 312},
+                    "support": {"open_ticket_count": 2, "ticket_count": 5},
+                    "network": {"home_cell_id": "CELL-0113", "home_cell_availability_pct": 97.9},
+                    "churn": {
+                        "probability": 0.41,
+                        "risk_band": "high",
+                        "reasons": [
+                            "2 support ticket(s) left unresolved for more than 48 hours",
+                            "month-to-month contract",
+                        ],
+                        "model_version": "3",
+                        "scored_as_of": "2026-11-25",
+                    },
+                    "next_best_action": {
+                        "code": "service_recovery_call",
+                        "action": "Call the customer to resolve the open tickets",
+                        "reasoning": "41 % churn risk; unresolved tickets are the top reason.",
+                        "expected_value": 61.2,
+                    },
+                    "as_of": "2026-11-25",
+                }
+            ]
+        }
+    )  # fmt: skip
+
     customer: Customer
     products: Products
     billing: BillingSummary | None

@@ -13,7 +13,19 @@ USAGE_PATH = "/tmf-api/usageManagement/v5/usage"
 class Usage(BaseModel):
     """One subscription's usage on one day (TMF635 Usage, rated daily aggregate)."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "S00000101|2026-11-24", "href": USAGE_PATH + "/S00000101|2026-11-24",
+                    "@type": "Usage", "usage_date": "2026-11-24", "subscription_id": "S00000101",
+                    "customer_id": "C00000042", "product_type": "mobile", "data_gb": 0.84,
+                    "voice_minutes": 12.0, "sms_count": 3, "is_roaming": False,
+                }
+            ]
+        },
+    )  # fmt: skip
 
     id: str
     href: str

@@ -208,9 +208,13 @@ def _serve(settings: Settings, env: dict[str, str], host: str, port: int) -> Non
             raise UserError(f"port {port} is in use; pass --port or stop what listens there.")
     workers = int(os.environ.get("CEMS_SUPERSET_WORKERS", "2"))
     username = env["CEMS_SUPERSET_ADMIN_USERNAME"]
+    if "CEMS_SUPERSET_ADMIN_PASSWORD" in os.environ:
+        password = "the password in CEMS_SUPERSET_ADMIN_PASSWORD"
+    else:  # generated for this home (never in production): show it to the person running it
+        password = f"password {env['CEMS_SUPERSET_ADMIN_PASSWORD']}"
     console.print(
-        f"Superset: http://{host}:{port}/dashboard/list/  (sign in as [bold]{username}[/]; "
-        f"password in CEMS_SUPERSET_ADMIN_PASSWORD or {superset_home(settings)}/admin_password)"
+        f"Superset: http://{host}:{port}/dashboard/list/  (sign in as [bold]{username}[/], "
+        f"{password})"
     )
     process = subprocess.Popen(
         serve_command(host, port, workers), env={**os.environ, **env}, cwd=REPO_ROOT

@@ -66,3 +66,14 @@ def api(served: Settings) -> Iterator[Api]:
 def fresh_settings(tmp_path: Path, gold_settings: Settings) -> Settings:
     """An empty serving database over the shared lakehouse (publish tests)."""
     return Settings(home=tmp_path / "home", lakehouse_root=gold_settings.lakehouse_root)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run every test that reads the shared lakehouse on one xdist worker (--dist loadgroup).
+
+    The other worker goes on with the rest of the suite instead of waiting for the lock
+    while the lakehouse is built.
+    """
+    for item in items:
+        if "gold_settings" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("gold-lakehouse"))

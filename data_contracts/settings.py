@@ -55,6 +55,26 @@ class Settings(BaseSettings):
         35, ge=1, description="Days of daily usage records published to the serving tables."
     )
 
+    # Superset (dashboards/, its own environment; `cems dashboards`).
+    superset_home: str = Field("", description="Superset's state; <home>/superset by default.")
+    superset_metadata_url: str = Field(
+        "", description="Superset's own metadata database; SQLite in superset_home by default."
+    )
+    superset_secret_key: str = Field(
+        "", description="Signs Superset sessions; generated and kept 0600 outside production."
+    )
+    superset_admin_username: str = "admin"
+    superset_admin_password: str = Field(
+        "", description="Generated and kept 0600 in superset_home outside production."
+    )
+    superset_admin_email: str = "admin@cems.invalid"
+    superset_port: int = Field(8088, ge=1, le=65535)
+    superset_workers: int = Field(2, ge=1)
+    superset_warehouse_uri: str = Field(
+        "",
+        description="What the dashboards query; duckdb:///<warehouse_path> (read-only) by default.",
+    )
+
     # API service: sessions, MFA and lockout (issue 6).
     staff_session_hours: float = Field(
         12, gt=0, description="A staff session ends this long after sign-in, whatever happens."

@@ -7,7 +7,7 @@ commands derive Superset's whole configuration from the CEMS settings
 ``dashboards/manage.py`` (metadata DB, admin, import and export of ``dashboards/assets``),
 gunicorn (the web server) and ``dashboards/screenshots.py`` (headless Chromium).
 
-Settings read from the environment (defaults in brackets):
+Settings (``data_contracts/settings.py``, from the environment; defaults in brackets):
 
 * ``CEMS_SUPERSET_HOME`` [<CEMS_HOME>/superset]: metadata DB, caches, generated secrets.
 * ``CEMS_SUPERSET_METADATA_URL`` [SQLite under the Superset home]: Superset's own database.
@@ -52,13 +52,12 @@ console = Console()
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS_DIR = REPO_ROOT / "dashboards"
 SUPERSET_VENV = DASHBOARDS_DIR / ".venv"
-DEFAULT_PORT = 8088
 DEFAULT_HOST = "127.0.0.1"
 
 
 def superset_home(settings: Settings) -> Path:
     """Where Superset keeps its state for this CEMS home."""
-    configured = os.environ.get("CEMS_SUPERSET_HOME")
+    configured = settings.superset_home
     return Path(configured).expanduser().resolve() if configured else settings.home / "superset"
 
 
@@ -75,7 +74,7 @@ def _kept_secret(path: Path, length: int) -> str:
 
 
 def _secret(settings: Settings, variable: str, file_name: str, length: int) -> str:
-    value = os.environ.get(variable, "")
+    value: str = getattr(settings, variable.removeprefix("CEMS_").lower())
     if value:
         return value
     if settings.environment == "production":
@@ -85,7 +84,7 @@ def _secret(settings: Settings, variable: str, file_name: str, length: int) -> s
 
 def admin_credentials(settings: Settings) -> tuple[str, str]:
     """(username, password) of the Superset admin these commands create."""
-    username = os.environ.get("CEMS_SUPERSET_ADMIN_USERNAME", "admin")
+    username = settings.superset_admin_username
     return username, _secret(settings, "CEMS_SUPERSET_ADMIN_PASSWORD", "admin_password", 12)
 
 
@@ -93,7 +92,7 @@ def superset_env(settings: Settings) -> dict[str, str]:
     """Every environment variable Superset and dashboards/manage.py read, from the settings."""
     home = superset_home(settings)
     username, password = admin_credentials(settings)
-    metadata_url = os.environ.get("CEMS_SUPERSET_METADATA_URL") or (
+    metadata_url = settings.superset_metadata_url or (
         f"sqlite:///{home / 'superset.db'}?check_same_thread=false"
     )
     warehouse = Path(settings.warehouse_path).expanduser().resolve()
@@ -105,11 +104,8 @@ def superset_env(settings: Settings) -> dict[str, str]:
         "SUPERSET_SECRET_KEY": _secret(settings, "CEMS_SUPERSET_SECRET_KEY", "secret_key", 42),
         "CEMS_SUPERSET_ADMIN_USERNAME": username,
         "CEMS_SUPERSET_ADMIN_PASSWORD": password,
-        "CEMS_SUPERSET_ADMIN_EMAIL": os.environ.get(
-            "CEMS_SUPERSET_ADMIN_EMAIL", "admin@cems.invalid"
-        ),
-        "CEMS_SUPERSET_WAREHOUSE_URI": os.environ.get("CEMS_SUPERSET_WAREHOUSE_URI")
-        or f"duckdb:///{warehouse}",
+        "CEMS_SUPERSET_ADMIN_EMAIL": settings.superset_admin_email,
+        "CEMS_SUPERSET_WAREHOUSE_URI": settings.superset_warehouse_uri or f"duckdb:///{warehouse}",
         "CEMS_LAKEHOUSE_ROOT": settings.lakehouse_root.rstrip("/"),
         "SUPERSET_LOAD_EXAMPLES": "no",
     }
@@ -155,7 +151,7 @@ def _run(args: list[str | Path], env: dict[str, str], what: str) -> None:
 
 def _checked_settings(need_warehouse: bool = True) -> Settings:
     settings = get_settings()
-    if need_warehouse and "CEMS_SUPERSET_WAREHOUSE_URI" not in os.environ:
+    if need_warehouse and not settings.superset_warehouse_uri:
         warehouse = Path(settings.warehouse_path)
         if not warehouse.is_file():
             raise UserError(
@@ -166,7 +162,7 @@ def _checked_settings(need_warehouse: bool = True) -> Settings:
 
 
 def _port(value: int | None) -> int:
-    return value or int(os.environ.get("CEMS_SUPERSET_PORT", DEFAULT_PORT))
+    return value or get_settings().superset_port
 
 
 def setup_and_import(settings: Settings) -> dict[str, str]:
@@ -206,9 +202,9 @@ def _serve(settings: Settings, env: dict[str, str], host: str, port: int) -> Non
     with socket.socket() as probe:
         if probe.connect_ex((host, port)) == 0:
             raise UserError(f"port {port} is in use; pass --port or stop what listens there.")
-    workers = int(os.environ.get("CEMS_SUPERSET_WORKERS", "2"))
+    workers = settings.superset_workers
     username = env["CEMS_SUPERSET_ADMIN_USERNAME"]
-    if "CEMS_SUPERSET_ADMIN_PASSWORD" in os.environ:
+    if settings.superset_admin_password:
         password = "the password in CEMS_SUPERSET_ADMIN_PASSWORD"
     else:  # generated for this home (never in production): show it to the person running it
         password = f"password {env['CEMS_SUPERSET_ADMIN_PASSWORD']}"

@@ -15,6 +15,7 @@ from api.audit.log import AuditEvent, AuditLog, Outcome
 from api.auth import sessions
 from api.auth.models import Session, User
 from api.core.clock import Clock
+from api.core.i18n import msg, session_message
 from api.core.permissions import CUSTOMER_SELF, STEP_UP, Permission, Role, allows
 from api.core.problems import Problem
 from data_contracts.settings import Settings
@@ -110,16 +111,12 @@ async def current_principal(
 ) -> Principal:
     challenge = {"WWW-Authenticate": 'Bearer realm="cems"'}
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Problem(
-            "unauthenticated",
-            "Sign in first and send the session token as a Bearer token.",
-            headers=challenge,
-        )
+        raise Problem("unauthenticated", msg("auth.sign_in_first"), headers=challenge)
     now = clock.now()
     try:
         session, user = await sessions.resolve(db, settings, credentials.credentials, now)
     except sessions.SessionInvalidError as exc:
-        raise Problem("session-expired", exc.reason, headers=challenge) from exc
+        raise Problem("session-expired", session_message(exc.reason), headers=challenge) from exc
     if db.dirty:
         # Persist the touch now: a write lock held for the whole request would make the
         # audit append (its own transaction) wait on SQLite.
@@ -136,8 +133,7 @@ def require_step_up(settings: Settings, principal: Principal) -> None:
     if not sessions.step_up_fresh(settings, principal.session, principal.now):
         raise Problem(
             "step-up-required",
-            f"This needs a verification code from the last {settings.step_up_minutes:g} "
-            "minutes; confirm one at /auth/step-up and retry.",
+            msg("auth.step_up_required", minutes=settings.step_up_minutes),
             step_up_url="/auth/step-up",
         )
 
@@ -163,12 +159,12 @@ async def authorize(
                 request, "access.denied", outcome="denied", principal=principal,
                 status_code=403, detail={"permission": permission.value},
             )  # fmt: skip
-            raise Problem("forbidden", "This is for staff accounts only.")
+            raise Problem("forbidden", msg("access.staff_only"))
         await audit(
             request, "access.denied", outcome="denied", principal=principal,
             customer_id=customer_id, status_code=404, detail={"permission": permission.value},
         )  # fmt: skip
-        raise Problem("not-found", "There is no such resource in your account.")
+        raise Problem("not-found", msg("access.not_in_account"))
     if not allows(principal.role, permission):
         await audit(
             request, "access.denied", outcome="denied", principal=principal,
@@ -176,7 +172,7 @@ async def authorize(
         )  # fmt: skip
         raise Problem(
             "forbidden",
-            f"Your role ({principal.role.value}) may not do this ({permission.value}).",
+            msg("access.role_forbidden", role=principal.role.value, permission=permission.value),
         )
     if permission in STEP_UP and not sessions.step_up_fresh(
         settings, principal.session, principal.now
@@ -190,4 +186,4 @@ async def authorize(
 
 def require_staff(principal: Principal) -> None:
     if principal.role is Role.CUSTOMER:
-        raise Problem("forbidden", "This is for staff accounts only.")
+        raise Problem("forbidden", msg("access.staff_only"))

@@ -25,7 +25,9 @@ Customer 360, billing, usage and sign-in for support tools, self-service apps an
 * Staff sign in with a password and a TOTP code; sessions end 12 hours after sign-in.
   Sensitive data (PII in clear, detailed usage patterns, exports) needs a code confirmed at
   `/auth/step-up` within the last minutes.
-* Every error is an RFC 9457 problem document (`application/problem+json`).
+* Every error is an RFC 9457 problem document (`application/problem+json`). Its `title` and
+  `detail` are in English, Spanish or French, chosen by `Accept-Language` (`es`, `fr-CA;q=0.9`;
+  English by default); `Content-Language` says which. `type` and `status` never change.
 * Resources follow TM Forum Open API names: TMF629 customer, TMF666 billingAccount,
   TMF678 customerBill, TMF635 usage.
 """

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth import sessions
 from api.auth.models import Ceremony, Passkey, SignInThrottle, User
 from api.core import passkeys, passwords, totp
+from api.core.i18n import Message, msg, passkey_message
 from api.core.permissions import STAFF_ROLES, Role
 from api.core.problems import Problem
 from data_contracts.settings import Settings
@@ -109,7 +110,7 @@ async def throttle(db: AsyncSession, settings: Settings, address: str, now: date
         retry = 60 - now.second
         raise Problem(
             "too-many-requests",
-            f"Too many sign-in attempts from your address; try again in {retry} seconds.",
+            msg("auth.too_many_attempts", seconds=retry),
             headers={"Retry-After": str(retry)},
         )
 
@@ -127,7 +128,7 @@ class SignInOutcome:
 class SignInRefused(Problem):
     """A refused sign-in that must be audited with the account it named (if any)."""
 
-    def __init__(self, slug: str, detail: str, *, user: User | None, action: str, **kw: Any):
+    def __init__(self, slug: str, detail: Message, *, user: User | None, action: str, **kw: Any):
         super().__init__(slug, detail, **kw)
         self.user = user
         self.action = action
@@ -150,7 +151,7 @@ async def password_sign_in(
     """Check a password; customers get a session, staff an MFA ticket."""
     email = normalise_email(email)
     user = await db.scalar(sa.select(User).where(User.email == email))
-    generic = "The email or password is not correct."
+    generic = msg("auth.invalid_credentials")
     if user is None or user.password_hash is None or user.disabled:
         passwords.burn_verify_time()  # same time as a wrong password: no account probing
         raise SignInRefused("invalid-credentials", generic, user=user, action="auth.login_failed")
@@ -159,8 +160,7 @@ async def password_sign_in(
         minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
         raise SignInRefused(
             "account-locked",
-            f"This account is locked after repeated failures; try again in {minutes} minutes "
-            "or ask support to unlock it.",
+            msg("auth.locked", minutes=minutes),
             user=user,
             action="auth.login_locked",
             headers={"Retry-After": str(minutes * 60)},
@@ -256,7 +256,7 @@ async def complete_mfa(
     if ceremony is None or ceremony.user_id is None:
         raise SignInRefused(
             "mfa-required",
-            "This sign-in step has expired; start again with your email and password.",
+            msg("auth.mfa_step_expired"),
             user=None,
             action="auth.mfa_failed",
         )
@@ -269,8 +269,7 @@ async def complete_mfa(
         await db.commit()
         raise SignInRefused(
             "invalid-mfa-code",
-            "The verification code is not valid; enter the current code from your "
-            "authenticator app.",
+            msg("auth.invalid_mfa_code"),
             user=user,
             action="auth.mfa_failed",
         )
@@ -298,8 +297,7 @@ async def step_up(db: AsyncSession, session: Any, user: User, code: str, now: da
         await db.commit()
         raise SignInRefused(
             "invalid-mfa-code",
-            "The verification code is not valid; enter the current code from your "
-            "authenticator app.",
+            msg("auth.invalid_mfa_code"),
             user=user,
             action="auth.step_up_failed",
         )
@@ -314,7 +312,7 @@ async def change_password(
     if user.password_hash is None or not passwords.verify_password(user.password_hash, current):
         raise SignInRefused(
             "invalid-credentials",
-            "The current password is not correct.",
+            msg("auth.wrong_current_password"),
             user=user,
             action="auth.password_change_failed",
         )
@@ -369,7 +367,7 @@ async def passkey_register(
 ) -> Passkey:
     ceremony = await _take_ceremony(db, ceremony_id, "passkey_register", now)
     if ceremony is None or ceremony.user_id != user.id or ceremony.challenge is None:
-        raise Problem("passkey-failed", "This passkey registration has expired; start again.")
+        raise Problem("passkey-failed", msg("passkey.registration_expired"))
     try:
         registered = passkeys.verify_registration(
             passkey_config(settings), credential=credential, expected_challenge=ceremony.challenge
@@ -377,7 +375,7 @@ async def passkey_register(
     except passkeys.PasskeyError as exc:
         await db.delete(ceremony)
         await db.commit()
-        raise Problem("passkey-failed", str(exc)) from exc
+        raise Problem("passkey-failed", passkey_message(exc, settings.webauthn_rp_name)) from exc
     passkey = Passkey(
         credential_id=registered.credential_id,
         user_id=user.id,
@@ -393,7 +391,7 @@ async def passkey_register(
         await db.commit()
     except sa.exc.IntegrityError as exc:
         await db.rollback()
-        raise Problem("conflict", "This passkey is already registered.") from exc
+        raise Problem("conflict", msg("passkey.already_registered")) from exc
     return passkey
 
 
@@ -421,7 +419,7 @@ async def passkey_sign_in(
     if ceremony is None or ceremony.challenge is None:
         raise SignInRefused(
             "passkey-failed",
-            "This passkey sign-in has expired; start again.",
+            msg("passkey.sign_in_expired"),
             user=None,
             action="auth.passkey_failed",
         )
@@ -432,7 +430,7 @@ async def passkey_sign_in(
     except passkeys.PasskeyError as exc:
         await db.commit()
         raise SignInRefused(
-            "passkey-failed", str(exc), user=None, action="auth.passkey_failed"
+            "passkey-failed", msg("passkey.unidentified"), user=None, action="auth.passkey_failed"
         ) from exc
     stored = await db.get(Passkey, credential_id)
     user = await db.get(User, stored.user_id) if stored else None
@@ -440,7 +438,7 @@ async def passkey_sign_in(
         await db.commit()
         raise SignInRefused(
             "passkey-failed",
-            "This passkey is not registered with us; sign in with your password.",
+            msg("passkey.not_registered"),
             user=None,
             action="auth.passkey_failed",
         )
@@ -448,7 +446,7 @@ async def passkey_sign_in(
         await db.commit()
         raise SignInRefused(
             "account-locked",
-            "This account is locked after repeated failures; try again later.",
+            msg("auth.locked_try_later"),
             user=user,
             action="auth.login_locked",
         )
@@ -463,7 +461,10 @@ async def passkey_sign_in(
     except passkeys.PasskeyError as exc:
         await db.commit()
         raise SignInRefused(
-            "passkey-failed", str(exc), user=user, action="auth.passkey_failed"
+            "passkey-failed",
+            passkey_message(exc, settings.webauthn_rp_name),
+            user=user,
+            action="auth.passkey_failed",
         ) from exc
     stored.last_used_at = now
     issued = await sessions.issue(

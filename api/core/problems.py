@@ -2,6 +2,8 @@
 
 Routes raise :class:`Problem`; the handlers below also turn validation errors, unknown
 routes and unexpected exceptions into problems, so a client never parses two error shapes.
+``title`` and ``detail`` come from the message catalog, in the language the request's
+``Accept-Language`` negotiates (``api.core.i18n``); ``Content-Language`` says which.
 """
 
 from __future__ import annotations
@@ -15,31 +17,37 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.core.i18n import SUPPORTED, Message, msg, request_language, title
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://cems.dev/problems/"
 
 log = logging.getLogger("cems.api")
 
-# slug -> (status, title). The slug is the stable part clients branch on.
+# slug -> (status, English title). The slug is the stable part clients branch on; the
+# titles in every language are the catalog's ``problem.<slug>`` messages.
 PROBLEM_TYPES: dict[str, tuple[int, str]] = {
-    "validation-error": (422, "Your request has invalid fields"),
-    "bad-request": (400, "Bad request"),
-    "unauthenticated": (401, "Sign-in required"),
-    "invalid-credentials": (401, "Sign-in failed"),
-    "session-expired": (401, "Your session has ended"),
-    "mfa-required": (401, "A second factor is required"),
-    "invalid-mfa-code": (401, "The verification code is not valid"),
-    "passkey-failed": (401, "Passkey sign-in failed"),
-    "forbidden": (403, "Not allowed"),
-    "step-up-required": (403, "Recent verification required"),
-    "not-found": (404, "Not found"),
-    "method-not-allowed": (405, "Method not allowed"),
-    "conflict": (409, "Conflict"),
-    "weak-password": (422, "Choose a different password"),
-    "account-locked": (423, "Account temporarily locked"),
-    "too-many-requests": (429, "Too many attempts"),
-    "not-ready": (503, "Service not ready"),
-    "internal-error": (500, "Internal error"),
+    slug: (status, title(slug, "en"))
+    for slug, status in {
+        "validation-error": 422,
+        "bad-request": 400,
+        "unauthenticated": 401,
+        "invalid-credentials": 401,
+        "session-expired": 401,
+        "mfa-required": 401,
+        "invalid-mfa-code": 401,
+        "passkey-failed": 401,
+        "forbidden": 403,
+        "step-up-required": 403,
+        "not-found": 404,
+        "method-not-allowed": 405,
+        "conflict": 409,
+        "weak-password": 422,
+        "account-locked": 423,
+        "too-many-requests": 429,
+        "not-ready": 503,
+        "internal-error": 500,
+    }.items()
 }
 
 
@@ -57,41 +65,52 @@ class ProblemDetails(BaseModel):
 
 
 class Problem(Exception):  # noqa: N818 (RFC 9457 vocabulary)
-    """Raise to answer with a problem document."""
+    """Raise to answer with a problem document.
+
+    ``detail`` is a catalog message, ``Problem("not-found", msg("not_found.bill", bill_id=i))``;
+    it is rendered in the request's language. ``str(problem)`` and ``.detail`` are English.
+    """
 
     def __init__(
         self,
         slug: str,
-        detail: str,
+        detail: Message,
         *,
         status: int | None = None,
         headers: dict[str, str] | None = None,
         **extensions: Any,
     ) -> None:
-        default_status, title = PROBLEM_TYPES[slug]
-        super().__init__(detail)
+        if not isinstance(detail, Message):
+            raise TypeError(f"Problem detail must be msg(...), not {type(detail).__name__}")
+        default_status, english_title = PROBLEM_TYPES[slug]
+        super().__init__(str(detail))
         self.slug = slug
         self.status = status or default_status
-        self.title = title
-        self.detail = detail
+        self.title = english_title
+        self.message = detail
+        self.detail = str(detail)
         self.headers = headers or {}
         self.extensions = extensions
 
 
 def problem_response(request: Request, problem: Problem) -> JSONResponse:
+    lang = request_language(request)
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + problem.slug,
-        "title": problem.title,
+        "title": title(problem.slug, lang),
         "status": problem.status,
-        "detail": problem.detail,
+        "detail": problem.message.render(lang),
         "instance": request.url.path,
     }
     request_id = getattr(request.state, "request_id", None)
     if request_id:
         body["request_id"] = request_id
     body.update(problem.extensions)
+    headers = {**problem.headers, "Content-Language": lang}
+    vary = headers.get("Vary")
+    headers["Vary"] = f"{vary}, Accept-Language" if vary else "Accept-Language"
     return JSONResponse(
-        body, status_code=problem.status, media_type=PROBLEM_MEDIA_TYPE, headers=problem.headers
+        body, status_code=problem.status, media_type=PROBLEM_MEDIA_TYPE, headers=headers
     )
 
 
@@ -103,6 +122,16 @@ _STATUS_SLUGS = {
     405: "method-not-allowed",
     409: "conflict",
     429: "too-many-requests",
+}
+# What the framework's own HTTP errors (unknown route, wrong method...) tell the client.
+_STATUS_MESSAGES = {
+    400: "request.bad_request",
+    401: "auth.sign_in_first",
+    403: "request.forbidden",
+    404: "request.no_route",
+    405: "request.method_not_allowed",
+    409: "request.conflict",
+    429: "request.too_many",
 }
 
 
@@ -122,30 +151,33 @@ def install(app: FastAPI) -> None:
             }
             for err in exc.errors()
         ]
-        first = errors[0] if errors else {"location": "request", "message": "invalid"}
-        detail = f"{first['location']}: {first['message']}."
+        # The per-field messages stay pydantic's (English); the sentence is translated.
+        location = errors[0]["location"] if errors else "request"
+        detail = msg("request.invalid_field", location=location)
         return problem_response(request, Problem("validation-error", detail, errors=errors))
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         slug = _STATUS_SLUGS.get(exc.status_code, "bad-request")
-        detail = exc.detail if isinstance(exc.detail, str) else PROBLEM_TYPES[slug][1]
-        if exc.status_code == 404 and detail == "Not Found":
-            detail = "There is no resource at this address."
+        key = _STATUS_MESSAGES.get(exc.status_code, "request.bad_request")
+        detail = msg(key, method=request.method)
         problem = Problem(slug, detail, status=exc.status_code, headers=dict(exc.headers or {}))
         return problem_response(request, problem)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"path": request.url.path})
-        return problem_response(
-            request,
-            Problem("internal-error", "Something went wrong on our side; it has been logged."),
-        )
+        return problem_response(request, Problem("internal-error", msg("server.internal_error")))
 
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)
+
+
+_CONTENT_LANGUAGE: dict[str, Any] = {
+    "description": "The language of `title` and `detail`, negotiated from `Accept-Language`.",
+    "schema": {"type": "string", "enum": list(SUPPORTED)},
+}
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -159,7 +191,8 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         status: {
             "model": ProblemDetails,
             "content": {PROBLEM_MEDIA_TYPE: {"schema": ProblemDetails.model_json_schema()}},
-            "description": ", ".join(title for s, title in PROBLEM_TYPES.values() if s == status),
+            "description": ", ".join(name for s, name in PROBLEM_TYPES.values() if s == status),
+            "headers": {"Content-Language": _CONTENT_LANGUAGE},
         }
         for status in statuses
     }

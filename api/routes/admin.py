@@ -15,6 +15,7 @@ from api.audit.verify import verify
 from api.auth import service, sessions
 from api.auth.models import User
 from api.core.http import json_response
+from api.core.i18n import msg, password_message
 from api.core.passwords import PasswordPolicyError
 from api.core.permissions import Permission, Role
 from api.core.problems import Problem, problem_responses
@@ -36,6 +37,13 @@ router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 ERRORS = problem_responses(401, 403, 404, 422)
 UserId = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[0-9a-f]+$")]
 EXPORT_PAGE = 100
+# service.create_user refuses an account with an English ValueError; the message for each.
+ACCOUNT_ERRORS = (
+    ("already exists", "account.exists"),
+    ("is not an email address", "account.invalid_email"),
+    ("needs the CRM customer id", "account.customer_id_required"),
+    ("not linked to a customer", "account.staff_without_customer"),
+)
 
 
 def public(user: User) -> UserPublic:
@@ -111,10 +119,12 @@ async def create_user(
             display_name=body.display_name,
         )
     except PasswordPolicyError as exc:
-        raise Problem("weak-password", str(exc)) from exc
+        raise Problem("weak-password", password_message(exc)) from exc
     except ValueError as exc:
-        slug = "conflict" if "already exists" in str(exc) else "validation-error"
-        raise Problem(slug, str(exc).capitalize() + ".") from exc
+        key = next((k for part, k in ACCOUNT_ERRORS if part in str(exc)), "account.rejected")
+        slug = "conflict" if key == "account.exists" else "validation-error"
+        email = service.normalise_email(body.email)
+        raise Problem(slug, msg(key, email=email)) from exc
     await db.commit()
     await audit(
         request, "user.created", principal=principal, customer_id=user.customer_id,
@@ -136,7 +146,7 @@ async def revoke_sessions(
     await _admin(request, settings, principal, Permission.USERS_MANAGE)
     user = await db.get(User, user_id)
     if user is None:
-        raise Problem("not-found", f"There is no account {user_id}.")
+        raise Problem("not-found", msg("not_found.user", user_id=user_id))
     ended = await sessions.revoke_all(db, user.id, principal.now, "admin_revoke")
     await db.commit()
     await audit(
@@ -159,7 +169,7 @@ async def unlock(
     await _admin(request, settings, principal, Permission.USERS_MANAGE)
     user = await db.get(User, user_id)
     if user is None:
-        raise Problem("not-found", f"There is no account {user_id}.")
+        raise Problem("not-found", msg("not_found.user", user_id=user_id))
     user.locked_until, user.failed_logins = None, 0
     await db.commit()
     await audit(request, "auth.unlock", principal=principal, detail={"user_id": user.id})
@@ -184,7 +194,7 @@ async def export_customer(
     snap = await read.current(db)
     profile = await read.customer(db, snap, customer_id)
     if profile is None:
-        raise Problem("not-found", f"There is no customer {customer_id}.")
+        raise Problem("not-found", msg("not_found.customer", customer_id=customer_id))
     transactions, usage = [], []
     offset = 0
     while True:
@@ -238,11 +248,9 @@ def _period(
     end = until or principal.now
     start = since or end - timedelta(days=30)
     if start.tzinfo is None or end.tzinfo is None:
-        raise Problem(
-            "validation-error", "query.since/until: give a time zone, e.g. 2026-11-01T00:00:00Z."
-        )
+        raise Problem("validation-error", msg("query.time_zone_required"))
     if start >= end:
-        raise Problem("validation-error", "query.since: the period must start before it ends.")
+        raise Problem("validation-error", msg("query.period_reversed"))
     return start, end
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 
 from api.auth import service, sessions
 from api.core import totp
+from api.core.i18n import msg, password_message
 from api.core.passwords import PasswordPolicyError
 from api.core.permissions import Role
 from api.core.problems import Problem, problem_responses
@@ -233,7 +234,7 @@ async def change_password(
         await _refused(request, exc)
         raise
     except PasswordPolicyError as exc:
-        raise Problem("weak-password", str(exc)) from exc
+        raise Problem("weak-password", password_message(exc)) from exc
     await audit(
         request, "auth.password_changed", principal=principal, detail={"sessions_ended": ended}
     )
@@ -251,7 +252,7 @@ async def passkey_registration_options(
     db: DbDep, settings: SettingsDep, principal: CurrentPrincipal
 ) -> CeremonyOptions:
     if principal.role is not Role.CUSTOMER:
-        raise Problem("forbidden", "Passkeys are for customer accounts; staff use TOTP.")
+        raise Problem("forbidden", msg("passkey.staff_use_totp"))
     ceremony_id, options = await service.passkey_registration_options(
         db, settings, principal.user, principal.now
     )
@@ -274,7 +275,7 @@ async def passkey_register(
     principal: CurrentPrincipal,
 ) -> PasskeyRegistered:
     if principal.role is not Role.CUSTOMER:
-        raise Problem("forbidden", "Passkeys are for customer accounts; staff use TOTP.")
+        raise Problem("forbidden", msg("passkey.staff_use_totp"))
     try:
         passkey = await service.passkey_register(
             db,

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.core.http import json_response
+from api.core.i18n import msg
 from api.core.permissions import Permission, Role
 from api.core.problems import Problem, problem_responses
 from api.deps import CurrentPrincipal, DbDep, Principal, SettingsDep, audit, authorize
@@ -34,7 +35,7 @@ def _customer_scope(principal: Principal, customer_id: str | None) -> str:
         return customer_id
     if principal.role is Role.CUSTOMER and principal.user.customer_id:
         return principal.user.customer_id
-    raise Problem("validation-error", "query.customer_id: staff must name the customer.")
+    raise Problem("validation-error", msg("query.customer_id_required"))
 
 
 @router.get(
@@ -84,7 +85,7 @@ async def get_account(
         request, settings, principal, Permission.BILLING_READ, row["customer_id"] if row else "?"
     )
     if row is None:
-        raise Problem("not-found", f"There is no billing account {account_id}.")
+        raise Problem("not-found", msg("not_found.billing_account", account_id=account_id))
     await audit(
         request, "billing_account.read", principal=principal, customer_id=row["customer_id"]
     )
@@ -141,7 +142,7 @@ async def get_bill(
         request, settings, principal, Permission.BILLING_READ, row["customer_id"] if row else "?"
     )
     if row is None:
-        raise Problem("not-found", f"There is no bill {bill_id}.")
+        raise Problem("not-found", msg("not_found.bill", bill_id=bill_id))
     await audit(request, "bill.read", principal=principal, customer_id=row["customer_id"])
     return json_response(request, bill_from(row), as_of=snap.as_of)
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.core.http import json_response
+from api.core.i18n import msg
 from api.core.permissions import Permission, Role, allows
 from api.core.problems import Problem, problem_responses
 from api.deps import CurrentPrincipal, DbDep, SettingsDep, audit, authorize
@@ -114,7 +115,7 @@ async def get_customer(
     snap = await read.current(db)
     row = await read.customer(db, snap, customer_id)
     if row is None:
-        raise Problem("not-found", f"There is no customer {customer_id}.")
+        raise Problem("not-found", msg("not_found.customer", customer_id=customer_id))
     await audit(
         request, "customer.read", principal=principal, customer_id=customer_id,
         detail={"masked": masked},
@@ -144,7 +145,7 @@ async def get_customer_360(
     snap = await read.current(db)
     row = await read.customer(db, snap, customer_id)
     if row is None:
-        raise Problem("not-found", f"There is no customer {customer_id}.")
+        raise Problem("not-found", msg("not_found.customer", customer_id=customer_id))
     await audit(
         request, "customer.read_360", principal=principal, customer_id=customer_id,
         detail={"masked": masked},
@@ -170,10 +171,10 @@ async def get_me(
 ) -> Response:
     customer_id = principal.user.customer_id
     if principal.role is not Role.CUSTOMER or customer_id is None:
-        raise Problem("not-found", "Staff accounts have no customer profile.")
+        raise Problem("not-found", msg("not_found.staff_profile"))
     snap = await read.current(db)
     row = await read.customer(db, snap, customer_id)
     if row is None:
-        raise Problem("not-found", "Your customer record is not available yet.")
+        raise Problem("not-found", msg("not_found.customer_record_pending"))
     await audit(request, "customer.read", principal=principal, customer_id=customer_id)
     return json_response(request, customer_from(row, masked=False), as_of=snap.as_of)

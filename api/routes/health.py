@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
+from api.core.i18n import msg
 from api.core.observability import metrics_payload
 from api.core.problems import Problem, problem_responses
 from api.deps import DbDep
@@ -49,9 +50,9 @@ async def ready(request: Request, db: DbDep) -> Ready:
             )
         ).first()
     except Exception as exc:
-        raise Problem("not-ready", "The database cannot be reached.") from exc
+        raise Problem("not-ready", msg("ready.database_unreachable")) from exc
     if row is None:
-        raise Problem("not-ready", "No customer data has been published yet.")
+        raise Problem("not-ready", msg("ready.nothing_published"))
     return Ready(status="ready", database="ok", serving_version=row[0], as_of=row[1])
 
 

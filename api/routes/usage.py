@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from api.core.http import json_response
+from api.core.i18n import msg
 from api.core.permissions import Permission, Role
 from api.core.problems import Problem, problem_responses
 from api.deps import CurrentPrincipal, DbDep, SettingsDep, audit, authorize
@@ -43,7 +44,7 @@ async def list_usage(
 ) -> Response:
     if customer_id is None:
         if principal.role is not Role.CUSTOMER:
-            raise Problem("validation-error", "query.customer_id: staff must name the customer.")
+            raise Problem("validation-error", msg("query.customer_id_required"))
         customer_id = principal.user.customer_id
     await authorize(request, settings, principal, Permission.USAGE_READ, customer_id)
     assert customer_id is not None
@@ -81,7 +82,7 @@ async def usage_patterns(
     await authorize(request, settings, principal, Permission.USAGE_PATTERNS_READ, customer_id)
     snap = await read.current(db)
     if await read.customer(db, snap, customer_id) is None:
-        raise Problem("not-found", f"There is no customer {customer_id}.")
+        raise Problem("not-found", msg("not_found.customer", customer_id=customer_id))
     rows = await read.usage_patterns(db, snap, customer_id)
     await audit(request, "usage_patterns.read", principal=principal, customer_id=customer_id)
     return json_response(request, [pattern_from(r) for r in rows], as_of=snap.as_of)

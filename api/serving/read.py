@@ -10,6 +10,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.core.i18n import msg
 from api.core.problems import Problem
 from api.serving.models import (
     Publication,
@@ -38,10 +39,7 @@ async def current(db: AsyncSession) -> Snapshot:
         )
     ).first()
     if row is None:
-        raise Problem(
-            "not-ready",
-            "No customer data has been published yet; run the nightly pipeline first.",
-        )
+        raise Problem("not-ready", msg("serving.nothing_published"))
     return Snapshot(int(row[0]), row[1])
 
 

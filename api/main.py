@@ -15,7 +15,7 @@ from api.core.clock import Clock, SystemClock
 from api.core.observability import ObservabilityMiddleware, configure_logging
 from api.db.engine import async_engine
 from api.db.migrate import ensure_schema
-from api.routes import admin, auth, billing, customers, health, usage
+from api.routes import admin, auth, billing, customers, health, privacy, usage
 from data_contracts.settings import Settings, get_settings
 
 DESCRIPTION = """
@@ -73,6 +73,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.clock = clock
     problems.install(app)
     app.add_middleware(ObservabilityMiddleware)
-    for module in (health, auth, customers, billing, usage, admin):
+    for module in (health, auth, customers, billing, usage, admin, privacy):
         app.include_router(module.router)
     return app

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from api.cli.errors import UserError, friendly
+from api.cli.operational import operational_settings, operator_name
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -77,22 +77,6 @@ def _count(n: int, one: str, many: str) -> str:
     return f"{n:,} {one if n == 1 else many}"
 
 
-def _settings() -> Any:
-    from api.db.migrate import ensure_schema
-    from data_contracts.settings import get_settings
-
-    settings = get_settings()
-    ensure_schema(settings)
-    return settings
-
-
-def _operator() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no user name in this container
-        return "cli:unknown"
-
-
 @app.command("verify")
 @friendly
 def verify_log(
@@ -106,7 +90,7 @@ def verify_log(
     from api.audit.keys import AuditKeyError, load_key
     from api.audit.verify import verify
 
-    settings = _settings()
+    settings = operational_settings()
     try:
         key: bytes | None = load_key(settings)
     except AuditKeyError:
@@ -162,9 +146,9 @@ def archive_log(
         cutoff = datetime.strptime(before, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         raise UserError(f"--before must be a date like 2020-01-31, not {before!r}.") from None
-    settings = _settings()
+    settings = operational_settings()
     try:
-        result = archive(settings, before=cutoff, clock=SystemClock(), actor=_operator())
+        result = archive(settings, before=cutoff, clock=SystemClock(), actor=operator_name())
     except RetentionError as exc:
         raise UserError(f"{exc}.") from None
     except AuditKeyError as exc:
@@ -190,7 +174,7 @@ def _run_report(call: Callable[[AsyncSession], Awaitable[T]]) -> T:
 
     from api.db.engine import async_engine
 
-    settings = _settings()
+    settings = operational_settings()
 
     async def run() -> T:
         engine = async_engine(settings)

@@ -14,6 +14,7 @@ from api.cli import (
     legacy_import,
     ml,
     pipeline,
+    privacy,
     serve,
     serving,
     status,
@@ -42,6 +43,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(users.app, name="users")
 app.add_typer(serving.app, name="serving")
 app.add_typer(db.app, name="db")
+app.add_typer(privacy.app, name="privacy")
 
 if __name__ == "__main__":
     app()

@@ -1,6 +1,6 @@
 """Roles, permissions and the operator's three sensitivity tiers, as one table.
 
-high: customer data export, subscription cancellation, refunds (admin only);
+high: customer data export and erasure, subscription cancellation, refunds (admin only);
 moderate: detailed usage patterns (support and above);
 low: general account details, recent transactions (the customer, own accounts only).
 Customers hold no permission here: they reach their own data through the object-level
@@ -32,6 +32,7 @@ class Permission(StrEnum):
     USAGE_READ = "usage:read"  # usage records
     USAGE_PATTERNS_READ = "usage_patterns:read"  # detailed usage patterns
     CUSTOMER_EXPORT = "customer:export"
+    CUSTOMER_ERASE = "customer:erase"  # GDPR/CCPA erasure: every store, irreversible
     SUBSCRIPTION_CANCEL = "subscription:cancel"
     PAYMENT_REFUND = "payment:refund"
     USERS_MANAGE = "users:manage"
@@ -53,6 +54,7 @@ TIERS: dict[Permission, Tier] = {
     Permission.CUSTOMER_UNMASK: Tier.MODERATE,
     Permission.USAGE_PATTERNS_READ: Tier.MODERATE,
     Permission.CUSTOMER_EXPORT: Tier.HIGH,
+    Permission.CUSTOMER_ERASE: Tier.HIGH,
     Permission.SUBSCRIPTION_CANCEL: Tier.HIGH,
     Permission.PAYMENT_REFUND: Tier.HIGH,
     Permission.USERS_MANAGE: Tier.HIGH,
@@ -65,6 +67,7 @@ STEP_UP: frozenset[Permission] = frozenset(
         Permission.CUSTOMER_UNMASK,
         Permission.USAGE_PATTERNS_READ,
         Permission.CUSTOMER_EXPORT,
+        Permission.CUSTOMER_ERASE,
         Permission.SUBSCRIPTION_CANCEL,
         Permission.PAYMENT_REFUND,
     }

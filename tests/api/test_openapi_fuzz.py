@@ -32,6 +32,9 @@ from data_contracts.settings import Settings
 
 # Calls that would end the fuzzers' own sessions; their behaviour has its own tests.
 SESSION_ENDING = ("/auth/logout", "/auth/password", "/api/v1/admin/users/{user_id}/revoke-sessions")
+# Calls that would erase customers of the shared, read-only lakehouse (tests/api/test_privacy.py
+# covers them on copies).
+DESTRUCTIVE = ("/api/v1/admin/customers/{customer_id}/erasure",)
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -43,7 +46,9 @@ CHECKS = [
 # The schema is read from an app built at import; the fixture points that same app at the
 # published test store and starts it before the first call.
 APP = create_app(Settings(home=Path(tempfile.mkdtemp(prefix="cems-fuzz-"))))
-schema = schemathesis.openapi.from_asgi("/openapi.json", APP).exclude(path=list(SESSION_ENDING))
+schema = schemathesis.openapi.from_asgi("/openapi.json", APP).exclude(
+    path=[*SESSION_ENDING, *DESTRUCTIVE]
+)
 
 
 @pytest.fixture(scope="module")

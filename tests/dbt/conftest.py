@@ -60,3 +60,10 @@ def duckdb_gold(landed_lakehouse: Settings) -> GoldSnapshot:
     """A full ``dbt build`` on the duckdb target, and the gold tables it published."""
     result = build("duckdb", landed_lakehouse)
     return GoldSnapshot(result, read_gold(result.gold_paths))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests on the landed lakehouse share one xdist worker (--dist loadgroup): built once."""
+    for item in items:
+        if "landed_lakehouse" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("dbt-lakehouse"))

@@ -75,14 +75,19 @@ def test_churn_features_are_one_row_per_customer_and_as_of(duckdb_gold: GoldSnap
     assert {row["label_window_days"] for row in features} == {30}
 
 
-def test_retention_segments_only_hold_customers_with_marketing_consent(
+def test_retention_segments_only_hold_customers_who_did_not_opt_out(
     duckdb_gold: GoldSnapshot,
 ) -> None:
     customers = duckdb_gold.tables["dim_customers"].to_pylist()
     consent = {row["customer_id"]: row["has_marketing_consent"] for row in customers}
+    do_not_sell = {row["customer_id"]: row["is_do_not_sell"] for row in customers}
     segments = duckdb_gold.tables["agg_retention_segments"].to_pylist()
     assert segments and all(consent[row["customer_id"]] for row in segments)
-    assert any(not given for given in consent.values())  # there was someone to exclude
+    assert not any(do_not_sell[row["customer_id"]] for row in segments)
+    assert not any(row["is_do_not_sell"] for row in segments)
+    # There was someone to exclude for each reason: no consent, and consent but do-not-sell.
+    assert any(not given for given in consent.values())
+    assert any(consent[c] and opted_out for c, opted_out in do_not_sell.items())
 
 
 def test_rebuild_overwrites_gold_idempotently(

@@ -24,7 +24,8 @@ from data_contracts.settings import Settings
 from data_contracts.synthetic.config import ChurnHazard, GeneratorConfig
 from data_contracts.synthetic.generate import generate
 
-pytestmark = pytest.mark.slow
+# The module fixture is minutes of Spark and training: build it once, on one xdist worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("generated-operator")]
 
 # Features through which the generator's drivers show, by driver.
 PLANTED = {

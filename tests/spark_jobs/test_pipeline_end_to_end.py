@@ -39,6 +39,10 @@ EXPECTED_REASON = {
 }
 
 
+# Its module fixture is minutes of Spark: build it once, on one xdist worker (--dist loadgroup).
+pytestmark = pytest.mark.xdist_group("landed-operator")
+
+
 @pytest.fixture(scope="module")
 def landed(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Landed:
     """800 customers over 5 days (2 of per-minute KPIs, so late KPIs can arrive), with

@@ -1,6 +1,7 @@
--- One row per active customer who agreed to marketing contact: a retention segment and the
--- campaign for it, with the churn model's risk and next best action when scored. Customers
--- without marketing consent are never in this mart.
+-- One row per active customer who agreed to marketing contact and did not opt out of the
+-- sale or sharing of their data: a retention segment and the campaign for it, with the churn
+-- model's risk and next best action when scored. Customers without marketing consent (GDPR)
+-- or with do-not-sell (CCPA) are never in this mart; an unknown flag counts as opted out.
 {{ config(tags=['uses_churn_scores']) }}
 with
 
@@ -14,6 +15,7 @@ eligible as (
 
     select * from customers
     where has_marketing_consent
+        and not is_do_not_sell
         and not is_churned
         and active_subscription_count > 0
 

@@ -184,6 +184,15 @@ async def authorize(
         require_step_up(settings, principal)
 
 
+def scoped_customer_id(principal: Principal, customer_id: str | None) -> str:
+    """The customer a list is about: named by staff, implied for a signed-in customer."""
+    if customer_id is not None:
+        return customer_id
+    if principal.role is Role.CUSTOMER and principal.user.customer_id:
+        return principal.user.customer_id
+    raise Problem("validation-error", msg("query.customer_id_required"))
+
+
 def require_staff(principal: Principal) -> None:
     if principal.role is Role.CUSTOMER:
         raise Problem("forbidden", msg("access.staff_only"))

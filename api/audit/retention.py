@@ -25,6 +25,7 @@ from sqlalchemy.engine import CursorResult
 
 from api.audit.keys import load_key, load_or_create_key
 from api.audit.log import (
+    HASHED_COLUMNS,
     AuditEvent,
     Outcome,
     append_sync,
@@ -38,25 +39,7 @@ from api.core.clock import Clock
 from data_contracts.settings import Settings
 
 ARCHIVE_BATCH = 50_000
-ARCHIVE_COLUMNS = (
-    "id",
-    "chain_id",
-    "seq",
-    "occurred_at",
-    "actor_id",
-    "actor_role",
-    "actor_label",
-    "action",
-    "resource",
-    "customer_id",
-    "outcome",
-    "status_code",
-    "source_address",
-    "request_id",
-    "detail",
-    "prev_hash",
-    "entry_hash",
-)
+ARCHIVE_COLUMNS = ("id", *HASHED_COLUMNS, "prev_hash", "entry_hash")
 
 
 class RetentionError(ValueError):

@@ -6,7 +6,6 @@ Functions take the request's database session and commit what must survive a ref
 
 from __future__ import annotations
 
-import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -480,7 +479,3 @@ async def passkey_sign_in(
     )
     await db.commit()
     return user, issued
-
-
-def ceremony_payload(payload: str | None) -> dict[str, Any]:
-    return json.loads(payload) if payload else {}

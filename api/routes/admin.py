@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -176,6 +177,16 @@ async def unlock(
     return public(user)
 
 
+async def _every_page(fetch: Callable[[int], Awaitable[read.Page]]) -> list[dict[str, Any]]:
+    """Every item of a paged serving read, page after page."""
+    items: list[dict[str, Any]] = []
+    while True:
+        page = await fetch(len(items))
+        items += page.items
+        if not page.items or len(items) >= page.total:
+            return items
+
+
 @router.get(
     "/customers/{customer_id}/export",
     response_model=CustomerExport,
@@ -192,29 +203,24 @@ async def export_customer(
 ) -> Response:
     await authorize(request, settings, principal, Permission.CUSTOMER_EXPORT, customer_id)
     snap = await read.current(db)
-    profile = await read.customer(db, snap, customer_id)
-    if profile is None:
-        raise Problem("not-found", msg("not_found.customer", customer_id=customer_id))
-    transactions, usage = [], []
-    offset = 0
-    while True:
-        page = await read.transactions(
+    profile = await read.existing_customer(db, snap, customer_id)
+    transactions = await _every_page(
+        lambda offset: read.transactions(
             db, snap, customer_id=customer_id, limit=EXPORT_PAGE, offset=offset
         )
-        transactions += page.items
-        offset += EXPORT_PAGE
-        if offset >= page.total:
-            break
-    offset = 0
-    while True:
-        page = await read.usage(
-            db, snap, customer_id=customer_id, subscription_id=None, since=None, until=None,
-            limit=EXPORT_PAGE, offset=offset,
-        )  # fmt: skip
-        usage += page.items
-        offset += EXPORT_PAGE
-        if offset >= page.total:
-            break
+    )
+    usage = await _every_page(
+        lambda offset: read.usage(
+            db,
+            snap,
+            customer_id=customer_id,
+            subscription_id=None,
+            since=None,
+            until=None,
+            limit=EXPORT_PAGE,
+            offset=offset,
+        )
+    )
     logins = (await db.scalars(sa.select(User).where(User.customer_id == customer_id))).all()
     export = CustomerExport(
         customer_id=customer_id,

@@ -8,9 +8,16 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.core.http import json_response
 from api.core.i18n import msg
-from api.core.permissions import Permission, Role
+from api.core.permissions import Permission
 from api.core.problems import Problem, problem_responses
-from api.deps import CurrentPrincipal, DbDep, Principal, SettingsDep, audit, authorize
+from api.deps import (
+    CurrentPrincipal,
+    DbDep,
+    SettingsDep,
+    audit,
+    authorize,
+    scoped_customer_id,
+)
 from api.routes.customers import CustomerId
 from api.schemas.billing import (
     ACCOUNT_PATH,
@@ -30,14 +37,6 @@ ObjectId = Annotated[str, Path(min_length=1, max_length=96, pattern=r"^[A-Za-z0-
 BILL_TYPE = "invoice"
 
 
-def _customer_scope(principal: Principal, customer_id: str | None) -> str:
-    if customer_id is not None:
-        return customer_id
-    if principal.role is Role.CUSTOMER and principal.user.customer_id:
-        return principal.user.customer_id
-    raise Problem("validation-error", msg("query.customer_id_required"))
-
-
 @router.get(
     ACCOUNT_PATH,
     response_model=list[BillingAccount],
@@ -54,7 +53,7 @@ async def list_accounts(
         str | None, Query(max_length=64, description="Required for staff.")
     ] = None,
 ) -> Response:
-    customer_id = _customer_scope(principal, customer_id)
+    customer_id = scoped_customer_id(principal, customer_id)
     await authorize(request, settings, principal, Permission.BILLING_READ, customer_id)
     snap = await read.current(db)
     rows = await read.accounts(db, snap, customer_id)
@@ -109,7 +108,7 @@ async def list_bills(
     limit: Annotated[int, Query(ge=1, le=100)] = 12,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Response:
-    customer_id = _customer_scope(principal, customer_id)
+    customer_id = scoped_customer_id(principal, customer_id)
     await authorize(request, settings, principal, Permission.BILLING_READ, customer_id)
     snap = await read.current(db)
     page = await read.transactions(

@@ -113,9 +113,7 @@ async def get_customer(
     await authorize(request, settings, principal, Permission.CUSTOMER_READ, customer_id)
     masked = await _masked(request, settings, principal, customer_id, unmask)
     snap = await read.current(db)
-    row = await read.customer(db, snap, customer_id)
-    if row is None:
-        raise Problem("not-found", msg("not_found.customer", customer_id=customer_id))
+    row = await read.existing_customer(db, snap, customer_id)
     await audit(
         request, "customer.read", principal=principal, customer_id=customer_id,
         detail={"masked": masked},
@@ -143,9 +141,7 @@ async def get_customer_360(
     await authorize(request, settings, principal, Permission.CUSTOMER_360, customer_id)
     masked = await _masked(request, settings, principal, customer_id, unmask)
     snap = await read.current(db)
-    row = await read.customer(db, snap, customer_id)
-    if row is None:
-        raise Problem("not-found", msg("not_found.customer", customer_id=customer_id))
+    row = await read.existing_customer(db, snap, customer_id)
     await audit(
         request, "customer.read_360", principal=principal, customer_id=customer_id,
         detail={"masked": masked},

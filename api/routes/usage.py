@@ -8,10 +8,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from api.core.http import json_response
-from api.core.i18n import msg
-from api.core.permissions import Permission, Role
-from api.core.problems import Problem, problem_responses
-from api.deps import CurrentPrincipal, DbDep, SettingsDep, audit, authorize
+from api.core.permissions import Permission
+from api.core.problems import problem_responses
+from api.deps import (
+    CurrentPrincipal,
+    DbDep,
+    SettingsDep,
+    audit,
+    authorize,
+    scoped_customer_id,
+)
 from api.routes.customers import CustomerId
 from api.schemas.usage import USAGE_PATH, Usage, UsagePattern, pattern_from, usage_from
 from api.serving import read
@@ -42,12 +48,8 @@ async def list_usage(
     limit: Annotated[int, Query(ge=1, le=100)] = 31,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Response:
-    if customer_id is None:
-        if principal.role is not Role.CUSTOMER:
-            raise Problem("validation-error", msg("query.customer_id_required"))
-        customer_id = principal.user.customer_id
+    customer_id = scoped_customer_id(principal, customer_id)
     await authorize(request, settings, principal, Permission.USAGE_READ, customer_id)
-    assert customer_id is not None
     snap = await read.current(db)
     page = await read.usage(
         db,
@@ -81,8 +83,7 @@ async def usage_patterns(
 ) -> Response:
     await authorize(request, settings, principal, Permission.USAGE_PATTERNS_READ, customer_id)
     snap = await read.current(db)
-    if await read.customer(db, snap, customer_id) is None:
-        raise Problem("not-found", msg("not_found.customer", customer_id=customer_id))
+    await read.existing_customer(db, snap, customer_id)
     rows = await read.usage_patterns(db, snap, customer_id)
     await audit(request, "usage_patterns.read", principal=principal, customer_id=customer_id)
     return json_response(request, [pattern_from(r) for r in rows], as_of=snap.as_of)

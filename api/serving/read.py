@@ -57,6 +57,14 @@ async def customer(db: AsyncSession, snap: Snapshot, customer_id: str) -> dict[s
     return _load(payload) if payload else None
 
 
+async def existing_customer(db: AsyncSession, snap: Snapshot, customer_id: str) -> dict[str, Any]:
+    """The customer's 360 row, or the not-found problem every customer route answers."""
+    row = await customer(db, snap, customer_id)
+    if row is None:
+        raise Problem("not-found", msg("not_found.customer", customer_id=customer_id))
+    return row
+
+
 @dataclass(frozen=True)
 class Page:
     items: list[dict[str, Any]]

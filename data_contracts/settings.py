@@ -50,6 +50,26 @@ class Settings(BaseSettings):
         pattern="^(|disable|allow|prefer|require|verify-ca|verify-full)$",
         description="PostgreSQL sslmode for the serving database (empty: the URL decides).",
     )
+    database_sslrootcert: str = Field(
+        "",
+        description="CA certificate (PEM) that verify-ca / verify-full check the server against.",
+    )
+    database_pool_size: int = Field(
+        10, ge=1, description="Connections each API worker keeps open to the serving database."
+    )
+    database_max_overflow: int = Field(
+        20, ge=0, description="Extra connections a worker may open under bursts."
+    )
+
+    # Encryption at rest of personal columns in the operational database (issue 7).
+    key_provider: str = Field(
+        "local-file",
+        description="Key-encryption-key provider: 'local-file' or 'package.module:Class' "
+        "(for example a cloud KMS adapter).",
+    )
+    key_file: str = Field(
+        "", description="Key-encryption keys of the local-file provider; 0600 under home."
+    )
 
     serving_usage_days: int = Field(
         35, ge=1, description="Days of daily usage records published to the serving tables."
@@ -141,6 +161,7 @@ class Settings(BaseSettings):
             self.serving_database_url or f"sqlite:///{home / 'serving' / 'serving.db'}"
         )
         self.audit_key_file = self.audit_key_file or str(home / "keys" / "audit.key")
+        self.key_file = self.key_file or str(home / "keys" / "kek.json")
         if self.environment == "production":
             self._refuse_insecure_defaults()
         return self

@@ -38,8 +38,13 @@ def _url(url: str, *, asynchronous: bool) -> sa.URL:
 
 
 def _connect_args(settings: Settings, url: sa.URL) -> dict[str, Any]:
-    if url.get_backend_name() == "postgresql" and settings.database_sslmode:
-        return {"sslmode": settings.database_sslmode}
+    if url.get_backend_name() == "postgresql":
+        args: dict[str, Any] = {}
+        if settings.database_sslmode:
+            args["sslmode"] = settings.database_sslmode
+        if settings.database_sslrootcert:
+            args["sslrootcert"] = settings.database_sslrootcert
+        return args
     if url.get_backend_name() == "sqlite":
         return {"timeout": 30}
     return {}
@@ -75,6 +80,9 @@ def async_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
     """The async engine the API serves from."""
     url = _url(settings.serving_database_url, asynchronous=True)
     _prepare_sqlite(url)
+    if url.get_backend_name() == "postgresql":
+        kwargs.setdefault("pool_size", settings.database_pool_size)
+        kwargs.setdefault("max_overflow", settings.database_max_overflow)
     engine = create_async_engine(
         url, connect_args=_connect_args(settings, url), pool_pre_ping=True, **kwargs
     )

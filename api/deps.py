@@ -21,12 +21,14 @@ from api.core.problems import Problem
 from data_contracts.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+# ``async`` although they do not await: FastAPI runs a plain ``def`` dependency in a worker
+# thread, a thread hop per request for a field read.
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 

@@ -13,7 +13,7 @@ from api.audit.log import AuditLog
 from api.core import problems
 from api.core.clock import Clock, SystemClock
 from api.core.observability import ObservabilityMiddleware, configure_logging
-from api.db.engine import async_engine
+from api.db.engine import async_engine, audit_engine_for
 from api.db.migrate import ensure_schema
 from api.routes import admin, auth, billing, customers, health, privacy, usage
 from data_contracts.settings import Settings, get_settings
@@ -47,13 +47,20 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         engine = async_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+        # The audit writer has connections of its own: requests wait for their entry while
+        # holding a pooled connection, so sharing the pool could starve the writer under load.
+        audit_engine = audit_engine_for(settings) or engine
         app.state.audit = AuditLog(
-            app.state.sessionmaker, load_or_create_key(settings), app.state.clock
+            async_sessionmaker(audit_engine, expire_on_commit=False),
+            load_or_create_key(settings),
+            app.state.clock,
         )
         try:
             yield
         finally:
             await engine.dispose()
+            if audit_engine is not engine:
+                await audit_engine.dispose()
 
     app = FastAPI(
         title="CEMS API",

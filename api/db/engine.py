@@ -89,3 +89,15 @@ def async_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         _sqlite_pragmas(engine.sync_engine)
     return engine
+
+
+def audit_engine_for(settings: Settings) -> AsyncEngine | None:
+    """PostgreSQL: a small engine of its own for the audit writer (one transaction at a time).
+
+    None on SQLite, where a second engine would gain nothing (one writer at a time anyway) and
+    an in-memory database would not even be the same database.
+    """
+    url = _url(settings.serving_database_url, asynchronous=True)
+    if url.get_backend_name() != "postgresql":
+        return None
+    return async_engine(settings, pool_size=1, max_overflow=1)

@@ -68,6 +68,12 @@ def client_address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+def _label(user: User) -> str | None:
+    """Staff are named in the audit log; customers by account id only (their e-mail is
+    personal data kept encrypted, and the log outlives an erasure)."""
+    return None if user.role == Role.CUSTOMER.value else user.email
+
+
 async def audit(
     request: Request,
     action: str,
@@ -94,7 +100,7 @@ async def audit(
             resource=f"{request.method} {getattr(route, 'path', request.url.path)}",
             actor_id=actor.id if actor else None,
             actor_role=actor.role if actor else None,
-            actor_label=actor.email if actor else label,
+            actor_label=_label(actor) if actor else label,
             customer_id=customer_id,
             status_code=status_code,
             source_address=client_address(request),

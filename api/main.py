@@ -13,6 +13,7 @@ from api.audit.log import AuditLog
 from api.core import problems
 from api.core.clock import Clock, SystemClock
 from api.core.observability import ObservabilityMiddleware, configure_logging
+from api.crypto.keyring import KeyringMiddleware, open_keyring
 from api.db.engine import async_engine, audit_engine_for
 from api.db.migrate import ensure_schema
 from api.routes import admin, auth, billing, customers, health, privacy, usage
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         # Read from app.state: a test may swap settings or clock before start-up.
         settings: Settings = app.state.settings
         ensure_schema(settings)
+        app.state.keyring = open_keyring(settings)  # personal columns decrypt with it
         engine = async_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
@@ -79,6 +81,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.settings = settings
     app.state.clock = clock
     problems.install(app)
+    app.add_middleware(KeyringMiddleware)
     app.add_middleware(ObservabilityMiddleware)
     for module in (health, auth, customers, billing, usage, admin, privacy):
         app.include_router(module.router)

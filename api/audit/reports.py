@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit.models import AuditEntry
+from api.auth.models import User
 
 FAILED_LOGIN_ACTIONS = ("auth.login_failed",)
 MFA_FAILURE_ACTIONS = ("auth.mfa_failed", "auth.step_up_failed")
@@ -109,9 +110,22 @@ async def failed_logins(
         .order_by(failures.desc(), last.desc())
         .limit(limit)
     )
+    rows = list(await session.execute(stmt))
+    # Customers are logged by account id (their e-mail is encrypted): name them for the review.
+    ids = {row[0] for row in rows if row[0]}
+    emails: dict[str, str] = {}
+    if ids:
+        found = await session.execute(sa.select(User.id, User.email).where(User.id.in_(ids)))
+        emails = {user_id: email for user_id, email in found}
     return [
-        FailedLogins(row[0], row[1], int(row[2]), _iso(row[3]), _iso(row[4]))
-        for row in await session.execute(stmt)
+        FailedLogins(
+            emails.get(row[0], row[0]) if row[0] else row[0],
+            row[1],
+            int(row[2]),
+            _iso(row[3]),
+            _iso(row[4]),
+        )
+        for row in rows
     ]
 
 

@@ -5,30 +5,47 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
+from api.crypto.keyring import blind
+from api.crypto.types import EncryptedText
 from api.db.base import Base, UTCDateTime
 
 
 class User(Base):
-    """A person who signs in: a customer (linked to a CRM customer) or a staff member."""
+    """A person who signs in: a customer (linked to a CRM customer) or a staff member.
+
+    E-mail, name and TOTP secret are encrypted at rest; sign-in finds the account by the
+    e-mail's blind index (``email_bidx``), set whenever ``email`` is.
+    """
 
     __tablename__ = "users"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    email: Mapped[str] = mapped_column(String(320), unique=True)  # stored lower-case
+    email: Mapped[str] = mapped_column(EncryptedText("users.email"))  # lower-case
+    email_bidx: Mapped[str] = mapped_column(String(40), unique=True)
     role: Mapped[str] = mapped_column(String(32))
     customer_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    display_name: Mapped[str] = mapped_column(String(200), default="")
+    display_name: Mapped[str] = mapped_column(EncryptedText("users.display_name"), default="")
     password_hash: Mapped[str | None] = mapped_column(String(255))
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText("users.totp_secret"))
     totp_enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    @validates("email")
+    def _index_email(self, _key: str, value: str) -> str:
+        self.email_bidx = email_index(value)
+        return value
+
+
+def email_index(email: str) -> str:
+    """The blind index sign-in looks an e-mail up by."""
+    return blind("email", email)
 
 
 class Passkey(Base):
@@ -62,8 +79,8 @@ class Session(Base):
     mfa_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoke_reason: Mapped[str | None] = mapped_column(String(64))
-    source_address: Mapped[str | None] = mapped_column(String(64))
-    user_agent: Mapped[str | None] = mapped_column(String(300))
+    source_address: Mapped[str | None] = mapped_column(EncryptedText("sessions.source_address"))
+    user_agent: Mapped[str | None] = mapped_column(EncryptedText("sessions.user_agent"))
 
 
 class Ceremony(Base):

@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import sessions
-from api.auth.models import Ceremony, Passkey, SignInThrottle, User
+from api.auth.models import Ceremony, Passkey, SignInThrottle, User, email_index
 from api.core import passkeys, passwords, totp
 from api.core.i18n import Message, msg, passkey_message
 from api.core.permissions import STAFF_ROLES, Role
@@ -61,7 +61,7 @@ async def create_user(
         raise ValueError("a customer account needs the CRM customer id it belongs to")
     if role is not Role.CUSTOMER and customer_id:
         raise ValueError("staff accounts are not linked to a customer")
-    existing = await db.scalar(sa.select(User.id).where(User.email == email))
+    existing = await db.scalar(sa.select(User.id).where(User.email_bidx == email_index(email)))
     if existing:
         raise ValueError(f"an account for {email} already exists")
     passwords.check_new_password(
@@ -149,7 +149,7 @@ async def password_sign_in(
 ) -> SignInOutcome:
     """Check a password; customers get a session, staff an MFA ticket."""
     email = normalise_email(email)
-    user = await db.scalar(sa.select(User).where(User.email == email))
+    user = await db.scalar(sa.select(User).where(User.email_bidx == email_index(email)))
     generic = msg("auth.invalid_credentials")
     if user is None or user.password_hash is None or user.disabled:
         passwords.burn_verify_time()  # same time as a wrong password: no account probing

@@ -11,6 +11,7 @@ from api.cli import (
     dashboards,
     db,
     generate,
+    keys,
     legacy_import,
     ml,
     pipeline,
@@ -44,6 +45,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(serving.app, name="serving")
 app.add_typer(db.app, name="db")
 app.add_typer(privacy.app, name="privacy")
+app.add_typer(keys.app, name="keys")
 
 if __name__ == "__main__":
     app()

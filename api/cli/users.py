@@ -102,21 +102,23 @@ def code(email: Annotated[str, typer.Option(help="A demo staff account's email."
     """Print the current TOTP code of a staff account (development only)."""
     import sqlalchemy as sa
 
-    from api.auth.models import User
+    from api.auth.models import User, email_index
     from api.core.clock import SystemClock
     from api.core.totp import totp_code
+    from api.crypto.keyring import open_keyring, use_keyring
     from api.db.engine import sync_engine
+    from api.db.migrate import ensure_schema
     from data_contracts.settings import get_settings
 
     settings = get_settings()
     if settings.environment != "development":
         raise UserError("TOTP codes are printed only in development; use an authenticator app.")
+    ensure_schema(settings)
     engine = sync_engine(settings)
     try:
-        with engine.connect() as conn:
-            secret = conn.execute(
-                sa.select(User.totp_secret).where(User.email == email.strip().lower())
-            ).scalar()
+        with use_keyring(open_keyring(settings)), engine.connect() as conn:
+            wanted = User.email_bidx == email_index(email.strip().lower())
+            secret = conn.execute(sa.select(User.totp_secret).where(wanted)).scalar()
     finally:
         engine.dispose()
     if not secret:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import api.audit.models
 import api.auth.models
+import api.crypto.models
 import api.privacy.models
 import api.serving.models
 from api.db.base import Base

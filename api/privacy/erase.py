@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from api.audit.keys import load_or_create_key
 from api.auth.models import User
+from api.crypto.keyring import load_keyring, use_keyring
 from api.db.engine import sync_engine
 from api.privacy import lakehouse, landing, ledger, serving, warehouse
 from api.serving.models import ServingCustomer
@@ -130,7 +131,7 @@ def erase_customer(
                     purged.append(table.name)
             if "://" not in settings.warehouse_path:
                 counts["warehouse"] = warehouse.erase(Path(settings.warehouse_path), keys)
-            with engine.begin() as conn:
+            with engine.begin() as conn, use_keyring(load_keyring(settings, conn)):
                 counts["serving"] = serving.erase(conn, customer_id)
                 erasure_id = ledger.record(
                     conn,

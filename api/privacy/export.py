@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from api.crypto.keyring import load_keyring, use_keyring
 from api.db.engine import sync_engine
 from api.privacy import lakehouse, landing, serving, warehouse
 from data_contracts.settings import Settings
@@ -121,7 +122,7 @@ def export_customer(
     data = CustomerData(customer_id, now, keys.to_dict(), {"serving": {}, "lakehouse": {}})
     engine = sync_engine(settings)
     try:
-        with engine.connect() as conn:
+        with engine.connect() as conn, use_keyring(load_keyring(settings, conn)):
             found = serving.export(conn, customer_id)
     finally:
         engine.dispose()

@@ -25,6 +25,7 @@ from api.serving.models import (
     Publication,
     ServingAccount,
     ServingCustomer,
+    ServingCustomerName,
     ServingTransaction,
     ServingUsage,
     ServingUsagePattern,
@@ -32,6 +33,7 @@ from api.serving.models import (
 
 SERVING_TABLES: tuple[type[Any], ...] = (
     ServingCustomer,
+    ServingCustomerName,  # blind indexes of the name's words
     ServingAccount,
     ServingTransaction,
     ServingUsage,
@@ -74,7 +76,8 @@ def export(conn: sa.Connection, customer_id: str) -> dict[str, list[dict[str, An
         rows = []
         for row in conn.execute(query).mappings():
             record = {k: v for k, v in row.items() if k != "payload"}
-            record["payload"] = json.loads(row["payload"])
+            if "payload" in row:
+                record["payload"] = json.loads(row["payload"])
             rows.append(record)
         found[model.__tablename__] = rows
     session = orm.Session(bind=conn)

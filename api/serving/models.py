@@ -3,6 +3,8 @@
 A publish loads a new version beside the serving one and then switches the pointer in one
 transaction, so readers never see half a publish and a failed publish changes nothing.
 Rows keep the mart's whole record as JSON (``payload``) plus the columns lookups need.
+Payloads holding personal or payment data are encrypted at rest (``EncryptedText``); the
+customer search looks e-mails, phone numbers and name words up by blind index.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from datetime import date, datetime
 from sqlalchemy import Date, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from api.crypto.types import EncryptedText
 from api.db.base import Base, UTCDateTime
 
 
@@ -36,17 +39,25 @@ class ServingCustomer(Base):
     customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     customer_type: Mapped[str | None] = mapped_column(String(32))
     region: Mapped[str | None] = mapped_column(String(64))
-    email_lc: Mapped[str | None] = mapped_column(String(320))
-    phone_digits: Mapped[str | None] = mapped_column(String(32))
-    name_lc: Mapped[str | None] = mapped_column(String(300))
+    email_bidx: Mapped[str | None] = mapped_column(String(40))
+    phone_bidx: Mapped[str | None] = mapped_column(String(40))
     churn_risk_band: Mapped[str | None] = mapped_column(String(16))
-    payload: Mapped[str] = mapped_column(Text)
+    payload: Mapped[str] = mapped_column(EncryptedText("serving_customers.payload"))
 
     __table_args__ = (
-        Index("ix_serving_customers_email", "version", "email_lc"),
-        Index("ix_serving_customers_phone", "version", "phone_digits"),
-        Index("ix_serving_customers_name", "version", "name_lc"),
+        Index("ix_serving_customers_email_bidx", "version", "email_bidx"),
+        Index("ix_serving_customers_phone_bidx", "version", "phone_bidx"),
     )
+
+
+class ServingCustomerName(Base):
+    """Blind indexes of each word of a customer's name (given, family, company)."""
+
+    __tablename__ = "serving_customer_names"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    term_bidx: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class ServingAccount(Base):
@@ -57,7 +68,7 @@ class ServingAccount(Base):
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     customer_id: Mapped[str] = mapped_column(String(64))
-    payload: Mapped[str] = mapped_column(Text)
+    payload: Mapped[str] = mapped_column(EncryptedText("serving_billing_accounts.payload"))
 
     __table_args__ = (Index("ix_serving_billing_accounts_customer", "version", "customer_id"),)
 
@@ -73,7 +84,7 @@ class ServingTransaction(Base):
     account_id: Mapped[str] = mapped_column(String(64))
     transaction_type: Mapped[str] = mapped_column(String(32))
     occurred_at: Mapped[str] = mapped_column(String(40))  # ISO 8601, sorts as text
-    payload: Mapped[str] = mapped_column(Text)
+    payload: Mapped[str] = mapped_column(EncryptedText("serving_billing_transactions.payload"))
 
     __table_args__ = (
         Index("ix_serving_billing_transactions_customer", "version", "customer_id", "occurred_at"),

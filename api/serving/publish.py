@@ -21,12 +21,15 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from api.core.clock import Clock, SystemClock
+from api.crypto.keyring import Keyring, open_keyring, use_keyring
 from api.db.engine import sync_engine
 from api.db.migrate import ensure_schema
+from api.serving.keys import name_words, phone_key
 from api.serving.models import (
     Publication,
     ServingAccount,
     ServingCustomer,
+    ServingCustomerName,
     ServingTransaction,
     ServingUsage,
     ServingUsagePattern,
@@ -60,22 +63,30 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _customer(row: Row) -> Row:
-    names = " ".join(str(row[k]) for k in ("first_name", "last_name", "company_name") if row.get(k))
-    phone = "".join(ch for ch in str(row.get("phone_number") or "") if ch.isdigit())
+def _names(row: Row) -> str:
+    return " ".join(str(row[k]) for k in ("first_name", "last_name", "company_name") if row.get(k))
+
+
+def _customer(ring: Keyring, row: Row) -> Row:
+    email = (row.get("email") or "").strip()
+    phone = phone_key(str(row.get("phone_number") or ""))
     return {
         "customer_id": row["customer_id"],
         "customer_type": row.get("customer_type"),
         "region": row.get("region"),
-        "email_lc": (row.get("email") or "").lower() or None,
-        "phone_digits": phone or None,
-        "name_lc": names.lower() or None,
+        "email_bidx": ring.blind("email", email) if email else None,
+        "phone_bidx": ring.blind("phone", phone) if phone else None,
         "churn_risk_band": row.get("churn_risk_band"),
         "payload": _payload(row),
     }
 
 
-def _account(row: Row) -> Row:
+def _customer_names(ring: Keyring, row: Row) -> list[Row]:
+    terms = {ring.blind("name", word) for word in name_words(_names(row))}  # case-folded: distinct
+    return [{"term_bidx": term, "customer_id": row["customer_id"]} for term in sorted(terms)]
+
+
+def _account(_ring: Keyring, row: Row) -> Row:
     return {
         "account_id": row["account_id"],
         "customer_id": row["customer_id"],
@@ -83,7 +94,7 @@ def _account(row: Row) -> Row:
     }
 
 
-def _transaction(row: Row) -> Row:
+def _transaction(_ring: Keyring, row: Row) -> Row:
     return {
         "transaction_id": row["transaction_id"],
         "customer_id": row["customer_id"],
@@ -94,7 +105,7 @@ def _transaction(row: Row) -> Row:
     }
 
 
-def _usage(row: Row) -> Row:
+def _usage(_ring: Keyring, row: Row) -> Row:
     return {
         "usage_day_id": row["usage_day_id"],
         "customer_id": row["customer_id"],
@@ -104,7 +115,7 @@ def _usage(row: Row) -> Row:
     }
 
 
-def _pattern(row: Row) -> Row:
+def _pattern(_ring: Keyring, row: Row) -> Row:
     return {
         "subscription_id": row["subscription_id"],
         "customer_id": row["customer_id"],
@@ -118,17 +129,27 @@ class ServingSource:
 
     mart: str
     table: sa.Table
-    to_row: Callable[[Row], Row]
+    to_row: Callable[[Keyring, Row], Row]
+    side_table: sa.Table | None = None  # one-to-many lookup rows (name words)
+    side_rows: Callable[[Keyring, Row], list[Row]] | None = None
 
 
 SOURCES: tuple[ServingSource, ...] = (
-    ServingSource("dim_customers", ServingCustomer.__table__, _customer),  # type: ignore[arg-type]
+    ServingSource(
+        "dim_customers",
+        ServingCustomer.__table__,  # type: ignore[arg-type]
+        _customer,
+        ServingCustomerName.__table__,  # type: ignore[arg-type]
+        _customer_names,
+    ),
     ServingSource("dim_billing_accounts", ServingAccount.__table__, _account),  # type: ignore[arg-type]
     ServingSource("fct_billing_transactions", ServingTransaction.__table__, _transaction),  # type: ignore[arg-type]
     ServingSource("fct_usage_daily", ServingUsage.__table__, _usage),  # type: ignore[arg-type]
     ServingSource("agg_usage_patterns", ServingUsagePattern.__table__, _pattern),  # type: ignore[arg-type]
 )
-SERVING_TABLES = tuple(source.table for source in SOURCES)
+SERVING_TABLES = tuple(source.table for source in SOURCES) + tuple(
+    source.side_table for source in SOURCES if source.side_table is not None
+)
 
 
 @dataclass
@@ -189,6 +210,7 @@ def publish(
     clock = clock or SystemClock()
     started = time.perf_counter()
     ensure_schema(settings)
+    ring = open_keyring(settings)
     engine = sync_engine(settings)
     publications: sa.Table = Publication.__table__  # type: ignore[assignment]
     try:
@@ -203,10 +225,11 @@ def publish(
             )
         result = PublishResult(version=version, as_of_date=as_of)
         try:
-            for source in SOURCES:
-                result.row_counts[source.mart] = _load(
-                    engine, source, version, read(settings, source.mart)
-                )
+            with use_keyring(ring):
+                for source in SOURCES:
+                    result.row_counts[source.mart] = _load(
+                        engine, ring, source, version, read(settings, source.mart)
+                    )
         except Exception as exc:
             _discard(engine, version, f"{type(exc).__name__}: {exc}")
             if isinstance(exc, PublishError):
@@ -235,15 +258,28 @@ def publish(
 
 
 def _load(
-    engine: sa.Engine, source: ServingSource, version: int, batches: Iterable[pa.RecordBatch]
+    engine: sa.Engine,
+    ring: Keyring,
+    source: ServingSource,
+    version: int,
+    batches: Iterable[pa.RecordBatch],
 ) -> int:
     count = 0
     for batch in batches:
-        rows = [{"version": version, **source.to_row(row)} for row in batch.to_pylist()]
+        records = batch.to_pylist()
+        rows = [{"version": version, **source.to_row(ring, row)} for row in records]
         if not rows:
             continue
         with engine.begin() as conn:
             conn.execute(source.table.insert(), rows)
+            if source.side_table is not None and source.side_rows is not None:
+                side = [
+                    {"version": version, **extra}
+                    for row in records
+                    for extra in source.side_rows(ring, row)
+                ]
+                if side:
+                    conn.execute(source.side_table.insert(), side)
         count += len(rows)
     return count
 

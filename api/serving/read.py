@@ -12,10 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.core.i18n import msg
 from api.core.problems import Problem
+from api.crypto.keyring import blind
+from api.serving.keys import name_words, phone_key
 from api.serving.models import (
     Publication,
     ServingAccount,
     ServingCustomer,
+    ServingCustomerName,
     ServingTransaction,
     ServingUsage,
     ServingUsagePattern,
@@ -92,20 +95,23 @@ async def search_customers(
 ) -> Page:
     c = ServingCustomer
     query = sa.select(c.payload).where(c.version == snap.version)
+    # Personal columns are encrypted: e-mail, phone and name words match by blind index
+    # (equality of normalised values; the database never sees them).
     if email:
-        query = query.where(c.email_lc == email.strip().lower())
+        query = query.where(c.email_bidx == blind("email", email.strip()))
     if phone:
-        digits = "".join(ch for ch in phone if ch.isdigit())
-        query = query.where(c.phone_digits.endswith(digits[-9:]) if digits else sa.false())
+        key = phone_key(phone)
+        query = query.where(c.phone_bidx == blind("phone", key) if key else sa.false())
     if name:
-        # Prefix match on any word of the name keeps the index-friendly common case fast.
-        term = name.strip().lower()
-        query = query.where(
-            sa.or_(
-                c.name_lc.startswith(term, autoescape=True),
-                c.name_lc.contains(" " + term, autoescape=True),
-            )
+        n = ServingCustomerName
+        terms = {blind("name", word) for word in name_words(name)}
+        matching = (
+            sa.select(n.customer_id)
+            .where(n.version == snap.version, n.term_bidx.in_(terms))
+            .group_by(n.customer_id)
+            .having(sa.func.count() == len(terms))
         )
+        query = query.where(c.customer_id.in_(matching) if terms else sa.false())
     if region:
         query = query.where(c.region == region)
     if customer_type:

@@ -9,19 +9,23 @@ import sqlalchemy as sa
 from api_client import CUSTOMER_PASSWORD, STAFF_PASSWORD, Api
 
 from api.audit.models import AuditEntry
+from api.auth.models import User, email_index
 from api.core.permissions import Role
 from api.core.totp import totp_code
+from api.crypto.keyring import load_keyring, use_keyring
 from api.db.engine import sync_engine
 
 PROBLEM = "application/problem+json"
 
 
 def audit_actions(api: Api, email: str) -> list[str]:
+    """The audited actions of an account: staff are labelled by e-mail, customers by id."""
     engine = sync_engine(api.settings)
-    with engine.connect() as conn:
+    with engine.connect() as conn, use_keyring(load_keyring(api.settings, conn)):
+        user_id = conn.scalar(sa.select(User.id).where(User.email_bidx == email_index(email)))
         rows = conn.execute(
             sa.select(AuditEntry.action)
-            .where(AuditEntry.actor_label == email)
+            .where(sa.or_(AuditEntry.actor_label == email, AuditEntry.actor_id == user_id))
             .order_by(AuditEntry.occurred_at, AuditEntry.id)
         ).scalars()
         actions = list(rows)

@@ -26,7 +26,7 @@ def test_create_staff_account_then_refuse_a_duplicate(cems_home):
     assert created["email"] == "agent@operator.test" and created["role"] == "support_agent"
     engine = sync_engine(get_settings())
     with engine.connect() as conn:
-        user = conn.execute(sa.select(User)).mappings().one()
+        user = conn.execute(sa.select(User.password_hash, User.totp_enrolled_at)).mappings().one()
     engine.dispose()
     assert user["password_hash"].startswith("$argon2id$")
     assert user["totp_enrolled_at"] is None  # enrolled at first sign-in

@@ -1,0 +1,1 @@
+"""Encryption at rest of personal columns: key providers, the keyring, encrypted columns."""

@@ -15,7 +15,7 @@ DASH_VENV := dashboards/.venv
 DASH_STAMP := $(DASH_VENV)/.cems-setup
 DASHBOARDS_PORT ?= 8088
 
-.PHONY: setup demo test bench lint lock clean help dashboards-setup dashboards dashboards-lock
+.PHONY: setup demo test bench bench-capacity lint lock clean help dashboards-setup dashboards dashboards-lock
 
 help:
 	@echo "make demo   set up, then generate a demo operator and run the nightly pipeline end to end"
@@ -77,6 +77,11 @@ bench: setup
 	$(BIN)/python tests/bench/bench_landing.py
 	$(BIN)/python tests/bench/bench_dbt.py
 	$(BIN)/python tests/bench/bench_ml.py
+	$(BIN)/python tests/bench/bench_capacity.py
+
+# API capacity at 1M customers on a throwaway PostgreSQL, load from locust (docs/CAPACITY.md).
+bench-capacity: setup
+	$(BIN)/python tests/bench/bench_capacity.py
 
 clean:
 	rm -rf $(VENV) .cems .pytest_cache .mypy_cache .ruff_cache

@@ -33,8 +33,17 @@ async def get_clock(request: Request) -> Clock:
     return clock
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.sessionmaker() as db:
+    """The request's database session: autocommit for reads, one transaction for changes.
+
+    A read's only write is the session touch (one statement, atomic on its own).
+    """
+    state = request.app.state
+    safe = request.method in SAFE_METHODS
+    async with (state.read_sessionmaker if safe else state.sessionmaker)() as db:
         yield db
         if db.in_transaction():
             await db.commit()

@@ -112,8 +112,7 @@ async def get_customer(
 ) -> Response:
     await authorize(request, settings, principal, Permission.CUSTOMER_READ, customer_id)
     masked = await _masked(request, settings, principal, customer_id, unmask)
-    snap = await read.current(db)
-    row = await read.existing_customer(db, snap, customer_id)
+    snap, row = await read.existing_current_customer(db, customer_id)
     await audit(
         request, "customer.read", principal=principal, customer_id=customer_id,
         detail={"masked": masked},
@@ -140,8 +139,7 @@ async def get_customer_360(
         await authorize(request, settings, principal, Permission.CUSTOMER_360, None)
     await authorize(request, settings, principal, Permission.CUSTOMER_360, customer_id)
     masked = await _masked(request, settings, principal, customer_id, unmask)
-    snap = await read.current(db)
-    row = await read.existing_customer(db, snap, customer_id)
+    snap, row = await read.existing_current_customer(db, customer_id)
     await audit(
         request, "customer.read_360", principal=principal, customer_id=customer_id,
         detail={"masked": masked},
@@ -168,8 +166,7 @@ async def get_me(
     customer_id = principal.user.customer_id
     if principal.role is not Role.CUSTOMER or customer_id is None:
         raise Problem("not-found", msg("not_found.staff_profile"))
-    snap = await read.current(db)
-    row = await read.customer(db, snap, customer_id)
+    snap, row = await read.current_customer(db, customer_id)
     if row is None:
         raise Problem("not-found", msg("not_found.customer_record_pending"))
     await audit(request, "customer.read", principal=principal, customer_id=customer_id)

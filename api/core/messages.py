@@ -102,6 +102,11 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "es": "El servicio no está listo",
         "fr": "Le service n'est pas prêt",
     },
+    "problem.busy": {
+        "en": "Service busy",
+        "es": "Servicio ocupado",
+        "fr": "Service surchargé",
+    },
     "problem.internal-error": {
         "en": "Internal error",
         "es": "Error interno",
@@ -518,6 +523,11 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "en": "No customer data has been published yet.",
         "es": "Todavía no se ha publicado ningún dato de clientes.",
         "fr": "Aucune donnée client n'a encore été publiée.",
+    },
+    "server.busy": {
+        "en": "The service is busy; try again in a few seconds.",
+        "es": "El servicio está ocupado; vuelva a intentarlo en unos segundos.",
+        "fr": "Le service est surchargé ; réessayez dans quelques secondes.",
     },
     "serving.nothing_published": {
         "en": "No customer data has been published yet; run the nightly pipeline first.",

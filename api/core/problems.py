@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.core.i18n import SUPPORTED, Message, msg, request_language, title
@@ -46,6 +47,7 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
         "account-locked": 423,
         "too-many-requests": 429,
         "not-ready": 503,
+        "busy": 503,
         "internal-error": 500,
     }.items()
 }
@@ -135,6 +137,9 @@ _STATUS_MESSAGES = {
 }
 
 
+BUSY_RETRY = 5  # seconds a shed request is told to wait
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into a problem document."""
 
@@ -164,6 +169,13 @@ def install(app: FastAPI) -> None:
         problem = Problem(slug, detail, status=exc.status_code, headers=dict(exc.headers or {}))
         return problem_response(request, problem)
 
+    async def on_busy(request: Request, exc: Exception) -> JSONResponse:
+        # Every database connection of this worker stayed busy for the pool's whole timeout:
+        # shed the request with a retryable answer rather than an internal error.
+        log.warning("database pool exhausted", extra={"path": request.url.path})
+        problem = Problem("busy", msg("server.busy"), headers={"Retry-After": str(BUSY_RETRY)})
+        return problem_response(request, problem)
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"path": request.url.path})
         return problem_response(request, Problem("internal-error", msg("server.internal_error")))
@@ -171,6 +183,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(PoolTimeoutError, on_busy)
     app.add_exception_handler(Exception, on_unexpected)
 
 

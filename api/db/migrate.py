@@ -45,10 +45,23 @@ def ensure_schema(settings: Settings) -> None:
         return
     engine = sync_engine(settings)
     try:
-        with engine.begin() as conn:
-            config = alembic_config(settings)
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+        with engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                # SQLite alters a table by copying it and dropping the original; with foreign
+                # keys on, that drop would cascade (a user's sessions and passkeys). Off for
+                # the migration (it only takes effect outside a transaction), checked after.
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                conn.commit()
+            with conn.begin():
+                config = alembic_config(settings)
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+                if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
+                    raise RuntimeError("the migration left rows whose foreign keys do not match")
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
     finally:
         engine.dispose()
 

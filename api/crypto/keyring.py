@@ -142,9 +142,6 @@ class Keyring:
         except InvalidTag:
             raise DecryptionError(f"{context} holds a value that does not open") from None
 
-    def decrypt_optional(self, token: str | None, context: str) -> str | None:
-        return None if token is None else self.decrypt(token, context)
-
     def blind(self, kind: str, value: str) -> str:
         """The blind index of ``value`` as a ``kind`` (e-mail, phone, name word...)."""
         if self._index_key is None:
@@ -180,14 +177,9 @@ def load_keyring(settings: Settings, conn: sa.Connection) -> Keyring:
 
 def open_keyring(settings: Settings) -> Keyring:
     """Load the keyring through a short sync connection (CLI, jobs, start-up)."""
-    from api.db.engine import sync_engine
-
-    engine = sync_engine(settings)
-    try:
-        with engine.begin() as conn:
-            return load_keyring(settings, conn)
-    finally:
-        engine.dispose()
+    ring = Keyring(load_provider(settings), settings)
+    ring.reload()
+    return ring
 
 
 _active: ContextVar[Keyring | None] = ContextVar("cems_keyring", default=None)

@@ -43,10 +43,7 @@ class KeyProvider(Protocol):
         """Unwrap a data key wrapped by ``kek_id`` (any KEK not yet destroyed)."""
 
     def rotate(self) -> str:
-        """Make a new current KEK; the old ones still unwrap until destroyed. Its id."""
-
-    def destroy(self, kek_id: str) -> None:
-        """Forget a KEK no data key is wrapped with any more."""
+        """Make a new current KEK (the old ones still unwrap); its id."""
 
 
 def _aad(kek_id: str) -> bytes:
@@ -121,13 +118,6 @@ class LocalFileKeyProvider:
         state["current"] = kek_id
         self._write(state)
         return kek_id
-
-    def destroy(self, kek_id: str) -> None:
-        state = self._read()
-        if state.get("current") == kek_id:
-            raise KeyProviderError(f"{kek_id} is the current key-encryption key")
-        state["keys"].pop(kek_id, None)
-        self._write(state)
 
     def kek_ids(self) -> list[str]:
         return sorted(self._read()["keys"])

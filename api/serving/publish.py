@@ -24,7 +24,7 @@ from api.core.clock import Clock, SystemClock
 from api.crypto.keyring import Keyring, open_keyring, use_keyring
 from api.db.engine import sync_engine
 from api.db.migrate import ensure_schema
-from api.serving.keys import name_words, phone_key
+from api.serving.keys import customer_search_keys
 from api.serving.models import (
     Publication,
     ServingAccount,
@@ -63,27 +63,22 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _names(row: Row) -> str:
-    return " ".join(str(row[k]) for k in ("first_name", "last_name", "company_name") if row.get(k))
-
-
 def _customer(ring: Keyring, row: Row) -> Row:
-    email = (row.get("email") or "").strip()
-    phone = phone_key(str(row.get("phone_number") or ""))
+    keys = customer_search_keys(ring, row)
     return {
         "customer_id": row["customer_id"],
         "customer_type": row.get("customer_type"),
         "region": row.get("region"),
-        "email_bidx": ring.blind("email", email) if email else None,
-        "phone_bidx": ring.blind("phone", phone) if phone else None,
+        "email_bidx": keys.email_bidx,
+        "phone_bidx": keys.phone_bidx,
         "churn_risk_band": row.get("churn_risk_band"),
         "payload": _payload(row),
     }
 
 
 def _customer_names(ring: Keyring, row: Row) -> list[Row]:
-    terms = {ring.blind("name", word) for word in name_words(_names(row))}  # case-folded: distinct
-    return [{"term_bidx": term, "customer_id": row["customer_id"]} for term in sorted(terms)]
+    terms = customer_search_keys(ring, row).name_terms
+    return [{"term_bidx": term, "customer_id": row["customer_id"]} for term in terms]
 
 
 def _account(_ring: Keyring, row: Row) -> Row:

@@ -40,6 +40,3 @@ class MemoryKms:
         kek_id = f"kms-{len(self.keys) + 1:04d}"
         self.keys[kek_id] = AESGCM.generate_key(bit_length=256)
         return kek_id
-
-    def destroy(self, kek_id: str) -> None:
-        self.keys.pop(kek_id, None)

@@ -86,7 +86,7 @@ def upgrade() -> None:
 def _encrypt_existing_rows() -> None:
     """Encrypt what earlier revisions stored in clear (nothing on a new database)."""
     from api.crypto.keyring import load_keyring
-    from api.serving.keys import name_words, phone_key
+    from api.serving.keys import customer_search_keys
     from data_contracts.settings import get_settings
 
     conn = op.get_bind()
@@ -119,18 +119,11 @@ def _encrypt_existing_rows() -> None:
             params["payload"] = ring.encrypt(row.payload, f"{table}.payload")
             extra = ""
             if table == "serving_customers":
-                record = json.loads(row.payload)
-                email = (record.get("email") or "").strip()
-                phone = phone_key(str(record.get("phone_number") or ""))
-                params["email_bidx"] = ring.blind("email", email) if email else None
-                params["phone_bidx"] = ring.blind("phone", phone) if phone else None
+                search = customer_search_keys(ring, json.loads(row.payload))
+                params["email_bidx"] = search.email_bidx
+                params["phone_bidx"] = search.phone_bidx
                 extra = ", email_bidx = :email_bidx, phone_bidx = :phone_bidx"
-                names = " ".join(
-                    str(record[k])
-                    for k in ("first_name", "last_name", "company_name")
-                    if record.get(k)
-                )
-                for term in sorted({ring.blind("name", w) for w in name_words(names)}):
+                for term in search.name_terms:
                     conn.execute(
                         sa.text(
                             "INSERT INTO serving_customer_names (version, term_bidx, customer_id)"

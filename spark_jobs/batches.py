@@ -13,12 +13,20 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from data_contracts.loader import Contract
-from spark_jobs.lake import Lake, append_once, merge_by_key, table_exists
+from spark_jobs.lake import (
+    Lake,
+    append_once,
+    is_empty,
+    merge_by_key,
+    observe,
+    observed,
+    table_exists,
+)
 from spark_jobs.validate import (
     HELD,
     RAW,
@@ -150,28 +158,49 @@ def land(
 
     ``received`` holds the rows as delivered plus the ingest columns. ``write_silver``
     replaces the default MERGE (e.g. SCD2); it returns ``(rows written, unchanged rows)``.
+
+    The input is read once, into bronze; the checks then read the batch back from bronze,
+    so what reaches quarantine and silver is exactly what bronze recorded (one ingest time,
+    one read of the source system). Bronze is scanned twice more: once for quarantine, with
+    the batch's counts observed in the same pass, and once for silver.
     """
     report = Reconciliation(contract.name, batch.batch_id, len(batch.inputs))
-    received = received.cache()
-    report.received = received.count()
     append_once(received, lake.bronze(contract), f"bronze/{contract.name}", batch.batch_id)
+    staged = (
+        spark.read.format("delta")
+        .load(lake.bronze(contract))
+        .filter(F.col("_batch_id") == batch.batch_id)
+        .select(*received.columns)
+    )
+    checked = check_references(check_contract(staged, contract), contract, references or {})
 
-    checked = check_contract(received, contract)
-    checked = check_references(checked, contract, references or {}).cache()
-    bad = quarantine_rows(invalid_rows(checked), contract).cache()
-    counts = bad.groupBy("reason", own_violation(F.col("reasons")).alias("own")).count().collect()
-    report.quarantined = {}
-    for r in counts:
-        report.quarantined[r["reason"]] = report.quarantined.get(r["reason"], 0) + int(r["count"])
-    # Children held back because their parent is in quarantine are not this batch's fault.
-    broken = sum(int(r["count"]) for r in counts if r["own"])
+    watched, observation = observe(checked, _batch_counts())
     append_once(
-        bad,
+        quarantine_rows(invalid_rows(watched), contract),
         lake.quarantine,
         f"quarantine/{contract.name}",
         batch.batch_id,
         partition_by=["contract"],
     )
+    totals = observed(observation)
+    if totals is None:  # a crashed run committed this batch's quarantine: count on their own
+        counted = checked.agg(*_batch_counts()).first()
+        assert counted is not None  # a global aggregate always has its one row
+        totals = counted.asDict()
+    report.received, valid_count = int(totals["received"]), int(totals["valid"])
+    counts = (
+        spark.read.format("delta")
+        .load(lake.quarantine)
+        .filter((F.col("contract") == contract.name) & (F.col("batch_id") == batch.batch_id))
+        .groupBy("reason", own_violation(F.col("reasons")).alias("own"))
+        .count()
+        .collect()
+    )
+    report.quarantined = {}
+    for r in counts:
+        report.quarantined[r["reason"]] = report.quarantined.get(r["reason"], 0) + int(r["count"])
+    # Children held back because their parent is in quarantine are not this batch's fault.
+    broken = sum(int(r["count"]) for r in counts if r["own"])
     share = 100.0 * broken / max(report.received, 1)
     if share > contract.error_budget_pct:
         summary = ", ".join(f"{reason}: {n}" for reason, n in sorted(report.quarantined.items()))
@@ -181,39 +210,60 @@ def land(
             f"budget of {contract.error_budget_pct} %; "
             f"they are in quarantine ({summary}); silver was not changed."
         )
-    good = valid_rows(checked)
-    valid_count = good.count()
-    unique = deduplicate(good, contract.primary_key, order_by or ["_source_file"]).drop(RAW).cache()
-    unique_count = unique.count()
+    unique = deduplicate(
+        valid_rows(checked), contract.primary_key, order_by or ["_source_file"]
+    ).drop(RAW)
     if write_silver is None:
-        written, unchanged = _merge_silver(spark, lake, contract, unique)
+        written, unchanged, unique_count = _merge_silver(
+            spark, lake, contract, batch.batch_id, unique
+        )
     else:
         written, unchanged = write_silver(unique)
+        unique_count = written + unchanged
     report.silver = written
     report.duplicates = (valid_count - unique_count) + unchanged
-    for frame in (received, checked, bad, unique):
-        frame.unpersist()
     complete_batch(spark, lake, contract, batch.batch_id)
     return report
 
 
+def _batch_counts() -> list[Column]:
+    """Rows checked and rows that passed every check, observed in the quarantine pass."""
+    return [
+        F.count(F.lit(1)).alias("received"),
+        F.count(F.when(F.size(VIOLATIONS) == 0, F.lit(1))).alias("valid"),
+    ]
+
+
 def _merge_silver(
-    spark: SparkSession, lake: Lake, contract: Contract, unique: DataFrame
-) -> tuple[int, int]:
+    spark: SparkSession, lake: Lake, contract: Contract, batch_id: int, unique: DataFrame
+) -> tuple[int, int, int]:
+    """(rows written, rows unchanged, rows offered) of the batch's upsert into silver.
+
+    Into a silver table with no rows yet (a first load), a MERGE could only insert: the
+    rows are appended instead, which skips the MERGE's join and its second pass, keyed by
+    the batch like every other write. If a crashed run already committed that append,
+    Delta skips it and the MERGE finds those rows unchanged rather than counting them twice.
+    """
     from delta.tables import DeltaTable
 
     path = lake.silver(contract)
     data = unique.select(*contract.column_names, "_source_file", "_batch_id", "_ingested_at")
+    if is_empty(spark, path):
+        watched, observation = observe(data, [F.count(F.lit(1)).alias("rows")])
+        append_once(watched, path, f"silver/{contract.name}", batch_id)
+        appended = observed(observation)
+        if appended is not None:
+            return int(appended["rows"]), 0, int(appended["rows"])
     merge_by_key(spark, data, path, contract.primary_key)
     last = DeltaTable.forPath(spark, path).history(1).collect()[0]
     metrics = last.operationMetrics or {}
     if last.operation != "MERGE":
-        return 0, 0
+        return 0, 0, 0
     source = int(metrics.get("numSourceRows", 0))
     written = int(metrics.get("numTargetRowsInserted", 0)) + int(
         metrics.get("numTargetRowsUpdated", 0)
     )
-    return written, source - written
+    return written, source - written, source
 
 
 def ingest_columns(df: DataFrame, system: str, batch_id: int) -> DataFrame:

@@ -270,7 +270,7 @@ def high_watermark(spark: SparkSession, crm: CrmConnection, contract: Contract) 
 def extract(
     spark: SparkSession, crm: CrmConnection, contract: Contract, window: ReadWindow
 ) -> DataFrame:
-    """The window's rows as the CRM holds them (SQLite: every column as text), read once."""
+    """The window's rows as the CRM holds them (SQLite: every column as text)."""
     column = partition_column(contract)
     options = partitioning(None, None, None)
     if column is not None:
@@ -295,9 +295,8 @@ def extract(
     for name in rows.columns:
         # JDBC type hints (SQLite TEXT arrives as varchar(0)) would become Delta constraints.
         rows = rows.withMetadata(name, {})
-    rows = rows.withColumn("_source_file", F.lit(f"jdbc:{contract.name}"))
-    # Pinned so bronze, checks and silver see one read of the operational database.
-    return rows.localCheckpoint(eager=True)
+    # Read once, by the bronze write; checks and silver read the batch back from bronze.
+    return rows.withColumn("_source_file", F.lit(f"jdbc:{contract.name}"))
 
 
 # ------------------------------------------------------------------ transform
@@ -366,8 +365,7 @@ def write_scd2(
         # First load: every row is a new current version. A crash after this commit makes
         # the re-run MERGE, which finds every row unchanged.
         incoming.write.format("delta").mode("append").save(path)
-        rows = unique.count()
-        return rows, 0
+        return incoming.count(), 0
     target = DeltaTable.forPath(spark, path)
     current = target.toDF().filter(F.col("is_current"))
     source = scd2_merge_source(incoming, current, contract)
@@ -385,7 +383,7 @@ def write_scd2(
         .first()
     )
     inserted = int(metrics["num_inserted_rows"]) if metrics is not None else 0
-    return inserted, unique.count() - inserted
+    return inserted, incoming.count() - inserted
 
 
 def record_watermark(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 
 from data_contracts.loader import Contract
 from data_contracts.settings import Settings
@@ -59,6 +61,14 @@ def table_exists(spark: SparkSession, path: str) -> bool:
     return bool(DeltaTable.isDeltaTable(spark, path))
 
 
+def is_empty(spark: SparkSession, path: str) -> bool:
+    """True when no Delta table is at ``path`` or it has no data files (from the log alone)."""
+    if not table_exists(spark, path):
+        return True
+    detail = DeltaTable.forPath(spark, path).detail().select("numFiles").first()
+    return detail is None or int(detail["numFiles"]) == 0
+
+
 def append_once(
     df: DataFrame, path: str, app_id: str, version: int, partition_by: list[str] | None = None
 ) -> None:
@@ -72,6 +82,28 @@ def append_once(
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     writer.save(path)
+
+
+def observe(df: DataFrame, metrics: list[Column]) -> tuple[DataFrame, Observation]:
+    """``df`` with aggregate ``metrics`` computed as a side effect of whichever action runs it.
+
+    Read them with :func:`observed` once the action has returned.
+    """
+    observation = Observation(f"cems-{uuid.uuid4().hex}")
+    return df.observe(observation, *metrics), observation
+
+
+def observed(observation: Observation) -> dict[str, Any] | None:
+    """The metrics of an observed action, or None when the action never ran its query.
+
+    That happens when Delta skips an :func:`append_once` whose ``(app_id, version)`` had
+    already committed; waiting on the observation would then block forever.
+    """
+    handle = getattr(observation, "_jo", None)
+    if handle is not None:  # classic Spark fulfils it before the action returns
+        return dict(observation.get) if handle.future().isCompleted() else None
+    result = getattr(observation, "_result", None)  # Spark Connect: arrives with the response
+    return dict(result) if result is not None else None
 
 
 def merge_by_key(spark: SparkSession, df: DataFrame, path: str, keys: list[str]) -> None:

@@ -147,10 +147,15 @@ def invalid_rows(df: DataFrame) -> DataFrame:
 
 
 def deduplicate(df: DataFrame, keys: list[str], order_by: list[str]) -> DataFrame:
-    """One row per business key: the last by ``order_by`` (deterministic tie-break on _raw)."""
+    """One row per business key: the last by ``order_by``.
+
+    Ties (the same key twice in one file) are broken on the row's own contract columns, so
+    the pick is deterministic without serialising every row to compare raw payloads.
+    """
     from pyspark.sql.window import Window
 
+    ties = [c for c in df.columns if c not in keys and c not in order_by and not c.startswith("_")]
     window = Window.partitionBy(*[F.col(f"`{k}`") for k in keys]).orderBy(
-        *[F.col(f"`{c}`").desc_nulls_last() for c in order_by], F.col(RAW).desc()
+        *[F.col(f"`{c}`").desc_nulls_last() for c in [*order_by, *ties]]
     )
     return df.withColumn("_rank", F.row_number().over(window)).filter("_rank = 1").drop("_rank")

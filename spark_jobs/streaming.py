@@ -53,7 +53,7 @@ from spark_jobs.batches import (
     quarantine_rows,
     reference_keys,
 )
-from spark_jobs.lake import Lake, append_once, merge_by_key, table_exists
+from spark_jobs.lake import Lake, append_once, is_empty, merge_by_key, table_exists
 from spark_jobs.validate import (
     MALFORMED,
     VIOLATIONS,
@@ -442,32 +442,48 @@ def _merge_once(
     batch_id: int,
 ) -> tuple[int, int, int]:
     """MERGE into silver unless this (app, batch) already did; (source, written, unchanged)
-    rows of the MERGE that committed, read from the table history."""
-    if not table_exists(session, path):
-        # Created outside the transaction settings, or the creation would consume the txn.
-        unique.limit(0).write.format("delta").mode("append").save(path)
+    rows of the write that committed, read from the table history.
+
+    Into a silver table with no rows yet (the first micro-batch), a MERGE could only insert:
+    the rows are appended instead, under the same transaction id and marker, which skips the
+    MERGE's join. A replay after that commit is skipped by Delta either way (the table then
+    has rows, so it tries the MERGE, under the id that already committed).
+    """
     marker = f"{app_id}:{batch_id}"
-    # The query's own (cloned) session: other queries' writes are unaffected.
-    session.conf.set(_TXN_APP_ID, app_id)
-    session.conf.set(_TXN_VERSION, str(batch_id))
-    session.conf.set(_USER_METADATA, marker)
-    try:
-        merge_by_key(session, unique, path, contract.primary_key)
-    finally:
-        for key in (_TXN_APP_ID, _TXN_VERSION, _USER_METADATA):
-            session.conf.unset(key)
+    if is_empty(session, path):
+        (
+            unique.write.format("delta")
+            .mode("append")
+            .option("txnAppId", app_id)
+            .option("txnVersion", batch_id)
+            .option("userMetadata", marker)
+            .save(path)
+        )
+    else:
+        # The query's own (cloned) session: other queries' writes are unaffected.
+        session.conf.set(_TXN_APP_ID, app_id)
+        session.conf.set(_TXN_VERSION, str(batch_id))
+        session.conf.set(_USER_METADATA, marker)
+        try:
+            merge_by_key(session, unique, path, contract.primary_key)
+        finally:
+            for key in (_TXN_APP_ID, _TXN_VERSION, _USER_METADATA):
+                session.conf.unset(key)
     found = (
         DeltaTable.forPath(session, path)
         .history(HISTORY_DEPTH)
-        .filter((F.col("operation") == "MERGE") & (F.col("userMetadata") == marker))
+        .filter(F.col("operation").isin("MERGE", "WRITE") & (F.col("userMetadata") == marker))
         .collect()
     )
     if not found:
         raise RuntimeError(
-            f"{contract.name}: the silver MERGE of micro-batch {batch_id} is not in the last "
+            f"{contract.name}: the silver write of micro-batch {batch_id} is not in the last "
             f"{HISTORY_DEPTH} commits of {path}; was the table rewritten by another job?"
         )
     metrics = found[0]["operationMetrics"] or {}
+    if found[0]["operation"] == "WRITE":
+        rows = int(metrics.get("numOutputRows", 0))
+        return rows, rows, 0
     source = int(metrics.get("numSourceRows", 0))
     written = int(metrics.get("numTargetRowsInserted", 0)) + int(
         metrics.get("numTargetRowsUpdated", 0)

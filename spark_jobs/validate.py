@@ -20,6 +20,9 @@ RAW = "_raw"
 MALFORMED = "_corrupt_record"  # Spark's column for lines it could not split into fields
 HELD = "_held"  # in a references frame: the key exists only in quarantine
 HELD_SUFFIX = "held in quarantine"
+# Parent keys up to this many are sent to every task (about 70 bytes each in the hash table);
+# more, and the reference check falls back to Spark's sort-merge join.
+BROADCAST_KEYS = 5_000_000
 
 
 def _checks(column: ContractColumn, raw: Column, typed: Column) -> list[tuple[Column, str]]:
@@ -114,6 +117,10 @@ def check_references(
             .agg(F.min(held).alias(held))  # a key in silver is never "held"
             .withColumn(flag, F.lit(True))
         )
+        if keys.count() <= BROADCAST_KEYS:
+            # Every checked row meets its key in memory; a sort-merge join would shuffle
+            # every row, raw payload and all (a million customers: 45M usage rows).
+            keys = F.broadcast(keys)
         df = df.join(keys, df[f"`{column.name}`"] == keys[f"_ref_{column.name}"], "left")
         present = F.col(f"`{column.name}`").isNotNull()
         unknown = F.lit(f"{column.name} refers to an unknown {entity}")

@@ -152,12 +152,13 @@ def land(
     received: DataFrame,
     references: dict[str, DataFrame] | None = None,
     order_by: list[str] | None = None,
-    write_silver: Callable[[DataFrame], tuple[int, int]] | None = None,
+    write_silver: Callable[[DataFrame], int] | None = None,
 ) -> Reconciliation:
     """Bronze -> contract checks -> quarantine -> dedupe -> silver for one planned batch.
 
     ``received`` holds the rows as delivered plus the ingest columns. ``write_silver``
-    replaces the default MERGE (e.g. SCD2); it returns ``(rows written, unchanged rows)``.
+    replaces the default MERGE (e.g. SCD2); it returns the rows it wrote. Every valid row
+    not written is a duplicate: of another row in the batch, or of what silver holds.
 
     The input is read once, into bronze; the checks then read the batch back from bronze,
     so what reaches quarantine and silver is exactly what bronze recorded (one ingest time,
@@ -214,14 +215,10 @@ def land(
         valid_rows(checked), contract.primary_key, order_by or ["_source_file"]
     ).drop(RAW)
     if write_silver is None:
-        written, unchanged, unique_count = _merge_silver(
-            spark, lake, contract, batch.batch_id, unique
-        )
+        report.silver = _merge_silver(spark, lake, contract, batch.batch_id, unique)
     else:
-        written, unchanged = write_silver(unique)
-        unique_count = written + unchanged
-    report.silver = written
-    report.duplicates = (valid_count - unique_count) + unchanged
+        report.silver = write_silver(unique)
+    report.duplicates = valid_count - report.silver
     complete_batch(spark, lake, contract, batch.batch_id)
     return report
 
@@ -236,8 +233,8 @@ def _batch_counts() -> list[Column]:
 
 def _merge_silver(
     spark: SparkSession, lake: Lake, contract: Contract, batch_id: int, unique: DataFrame
-) -> tuple[int, int, int]:
-    """(rows written, rows unchanged, rows offered) of the batch's upsert into silver.
+) -> int:
+    """Rows the batch's upsert into silver inserted or changed.
 
     Into a silver table with no rows yet (a first load), a MERGE could only insert: the
     rows are appended instead, which skips the MERGE's join and its second pass, keyed by
@@ -253,17 +250,15 @@ def _merge_silver(
         append_once(watched, path, f"silver/{contract.name}", batch_id)
         appended = observed(observation)
         if appended is not None:
-            return int(appended["rows"]), 0, int(appended["rows"])
+            return int(appended["rows"])
     merge_by_key(spark, data, path, contract.primary_key)
     last = DeltaTable.forPath(spark, path).history(1).collect()[0]
     metrics = last.operationMetrics or {}
     if last.operation != "MERGE":
-        return 0, 0, 0
-    source = int(metrics.get("numSourceRows", 0))
-    written = int(metrics.get("numTargetRowsInserted", 0)) + int(
+        return 0
+    return int(metrics.get("numTargetRowsInserted", 0)) + int(
         metrics.get("numTargetRowsUpdated", 0)
     )
-    return written, source - written, source
 
 
 def ingest_columns(df: DataFrame, system: str, batch_id: int) -> DataFrame:

@@ -350,22 +350,20 @@ def scd2_merge_source(incoming: DataFrame, current: DataFrame, contract: Contrac
 # ------------------------------------------------------------------ load
 
 
-def write_scd2(
-    spark: SparkSession, lake: Lake, contract: Contract, unique: DataFrame
-) -> tuple[int, int]:
-    """SCD2 MERGE into silver; returns (versions inserted, rows unchanged).
+def write_scd2(spark: SparkSession, lake: Lake, contract: Contract, unique: DataFrame) -> int:
+    """SCD2 MERGE into silver; returns the versions inserted.
 
     Idempotent: replaying a batch whose MERGE already committed finds every row unchanged.
     """
     path = lake.silver(contract)
-    # A fresh plan: the contract checks' many aliases of typed JDBC columns (PostgreSQL) make
-    # Spark's constraint propagation run out of memory on the MERGE's self-join otherwise.
+    # Materialised once, as a fresh plan: the MERGE reads it twice (its self-join against
+    # the current versions), and the contract checks' many aliases stay out of that plan.
     incoming = to_scd2_versions(unique, contract).localCheckpoint(eager=True)
     if not table_exists(spark, path):
         # First load: every row is a new current version. A crash after this commit makes
         # the re-run MERGE, which finds every row unchanged.
         incoming.write.format("delta").mode("append").save(path)
-        return incoming.count(), 0
+        return incoming.count()
     target = DeltaTable.forPath(spark, path)
     current = target.toDF().filter(F.col("is_current"))
     source = scd2_merge_source(incoming, current, contract)
@@ -382,8 +380,7 @@ def write_scd2(
         .execute()
         .first()
     )
-    inserted = int(metrics["num_inserted_rows"]) if metrics is not None else 0
-    return inserted, incoming.count() - inserted
+    return int(metrics["num_inserted_rows"]) if metrics is not None else 0
 
 
 def record_watermark(
@@ -473,12 +470,12 @@ def plan_read(
 
 def _silver_writer(
     spark: SparkSession, lake: Lake, contract: Contract
-) -> Callable[[DataFrame], tuple[int, int]] | None:
+) -> Callable[[DataFrame], int] | None:
     """SCD2 for tables that keep history; None leaves ``land``'s MERGE by key."""
     if contract.name not in SCD2:
         return None
 
-    def write(unique: DataFrame) -> tuple[int, int]:
+    def write(unique: DataFrame) -> int:
         return write_scd2(spark, lake, contract, unique)
 
     return write

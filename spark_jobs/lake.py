@@ -70,7 +70,12 @@ def is_empty(spark: SparkSession, path: str) -> bool:
 
 
 def append_once(
-    df: DataFrame, path: str, app_id: str, version: int, partition_by: list[str] | None = None
+    df: DataFrame,
+    path: str,
+    app_id: str,
+    version: int,
+    partition_by: list[str] | None = None,
+    user_metadata: str | None = None,
 ) -> None:
     """Append that Delta skips if (app_id, version) already committed: retries never duplicate."""
     writer = (
@@ -81,6 +86,8 @@ def append_once(
     )
     if partition_by:
         writer = writer.partitionBy(*partition_by)
+    if user_metadata is not None:  # recorded in the commit, found again in the history
+        writer = writer.option("userMetadata", user_metadata)
     writer.save(path)
 
 

@@ -451,14 +451,7 @@ def _merge_once(
     """
     marker = f"{app_id}:{batch_id}"
     if is_empty(session, path):
-        (
-            unique.write.format("delta")
-            .mode("append")
-            .option("txnAppId", app_id)
-            .option("txnVersion", batch_id)
-            .option("userMetadata", marker)
-            .save(path)
-        )
+        append_once(unique, path, app_id, batch_id, user_metadata=marker)
     else:
         # The query's own (cloned) session: other queries' writes are unaffected.
         session.conf.set(_TXN_APP_ID, app_id)

@@ -116,7 +116,7 @@ def test_a_crash_before_silver_then_rerun_leaves_every_table_consistent(
     settings, _ = landed_source
     contract = get_contract("billing.invoices")
 
-    def crash(*args: object, **kwargs: object) -> tuple[int, int]:
+    def crash(*args: object, **kwargs: object) -> int:
         raise RuntimeError("killed mid-write")
 
     monkeypatch.setattr(batches, "_merge_silver", crash)

@@ -375,7 +375,7 @@ def test_a_crashed_batch_reruns_with_its_planned_bounds_and_writes_no_version_tw
 
     real = crm.write_scd2
 
-    def write_then_die(*args: Any, **kwargs: Any) -> tuple[int, int]:
+    def write_then_die(*args: Any, **kwargs: Any) -> int:
         real(*args, **kwargs)
         monkeypatch.setattr(crm, "write_scd2", real)
         raise RuntimeError("killed after the silver MERGE committed")

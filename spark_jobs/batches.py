@@ -29,13 +29,13 @@ from spark_jobs.lake import (
 )
 from spark_jobs.validate import (
     HELD,
-    RAW,
     VIOLATIONS,
     check_contract,
     check_references,
     deduplicate,
     invalid_rows,
     own_violation,
+    raw_payload,
     valid_rows,
 )
 
@@ -139,7 +139,7 @@ def quarantine_rows(invalid: DataFrame, contract: Contract) -> DataFrame:
         F.col("_batch_id").alias("batch_id"),
         F.col(VIOLATIONS)[0].alias("reason"),
         F.col(VIOLATIONS).alias("reasons"),
-        F.col(RAW).alias("raw_payload"),
+        raw_payload(invalid).alias("raw_payload"),
         F.col("_ingested_at").alias("ingested_at"),
     )
 
@@ -211,9 +211,7 @@ def land(
             f"budget of {contract.error_budget_pct} %; "
             f"they are in quarantine ({summary}); silver was not changed."
         )
-    unique = deduplicate(
-        valid_rows(checked), contract.primary_key, order_by or ["_source_file"]
-    ).drop(RAW)
+    unique = deduplicate(valid_rows(checked), contract.primary_key, order_by or ["_source_file"])
     if write_silver is None:
         report.silver = _merge_silver(spark, lake, contract, batch.batch_id, unique)
     else:
@@ -261,12 +259,19 @@ def _merge_silver(
     )
 
 
-def ingest_columns(df: DataFrame, system: str, batch_id: int) -> DataFrame:
-    """Add the ingest metadata every bronze row carries (``_source_file`` must be set)."""
+def ingest_columns(
+    df: DataFrame, system: str, batch_id: int, ingested_at: datetime | None = None
+) -> DataFrame:
+    """Add the ingest metadata every bronze row carries (``_source_file`` must be set).
+
+    ``ingested_at`` (timezone-aware) stamps the rows with a time known before the write;
+    by default the query's own current time.
+    """
+    stamp = F.current_timestamp() if ingested_at is None else F.lit(ingested_at)
     return (
         df.withColumn("_source_system", F.lit(system))
         .withColumn("_batch_id", F.lit(batch_id).cast("long"))
-        .withColumn("_ingested_at", F.current_timestamp())
+        .withColumn("_ingested_at", stamp.cast("timestamp"))
     )
 
 

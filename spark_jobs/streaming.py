@@ -53,9 +53,18 @@ from spark_jobs.batches import (
     quarantine_rows,
     reference_keys,
 )
-from spark_jobs.lake import Lake, append_once, is_empty, merge_by_key, table_exists
+from spark_jobs.lake import (
+    Lake,
+    append_once,
+    is_empty,
+    merge_by_key,
+    observe,
+    observed,
+    table_exists,
+)
 from spark_jobs.validate import (
     MALFORMED,
+    RAW_MALFORMED,
     VIOLATIONS,
     check_contract,
     check_references,
@@ -256,7 +265,7 @@ def ensure_shared_tables(spark: SparkSession, lake: Lake, contract: Contract) ->
         empty = spark.createDataFrame(
             [],
             "_source_file string, _batch_id long, _violations array<string>, "
-            "_raw string, _ingested_at timestamp",
+            f"`{RAW_MALFORMED}` string, _ingested_at timestamp",
         )
         quarantine_rows(empty, contract).write.format("delta").mode("append").partitionBy(
             "contract"
@@ -275,20 +284,54 @@ class MicroBatchLander:
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         session = batch.sparkSession
-        received = ingest_columns(batch, self.contract.source, batch_id).persist()
-        annotated: DataFrame | None = None
-        try:
-            query_id = self._query_id(session)
-            # Keyed by query too: a new checkpoint numbers its micro-batches from 0 again.
-            key = f"{self.contract.name}@{query_id}"
-            append_once(received, self.lake.bronze(self.contract), f"bronze/{key}", batch_id)
-            annotated, files = self._check(session, received)
-            self._load(session, annotated.persist(), files, query_id, batch_id)
-        finally:
-            received.unpersist()
-            if annotated is not None:
-                annotated.unpersist()
+        query_id = self._query_id(session)
+        # Keyed by query too: a new checkpoint numbers its micro-batches from 0 again.
+        key = f"{self.contract.name}@{query_id}"
+        columns, ingested_at = self._bronze(session, batch, key, batch_id)
+        # The checks read the micro-batch back from bronze (its files are read once): its
+        # number and ingest time tell its rows from any other query's batch of that number.
+        staged = (
+            session.read.format("delta")
+            .load(self.lake.bronze(self.contract))
+            .filter(
+                (F.col("_batch_id") == batch_id) & (F.col("_ingested_at") == F.lit(ingested_at))
+            )
+            .select(*columns)
+        )
+        annotated, files = self._check(session, staged)
+        self._load(session, annotated, files, query_id, batch_id, ingested_at)
         self.batch_ids.append(batch_id)
+
+    def _bronze(
+        self, session: SparkSession, batch: DataFrame, key: str, batch_id: int
+    ) -> tuple[list[str], datetime]:
+        """Append the micro-batch to bronze once; its columns and the ingest time its rows carry.
+
+        Each attempt stamps its rows with its own time and records that time in its commit.
+        A replay whose append Delta skips (an earlier attempt committed it) finds the time
+        of the rows that did land in the table history.
+        """
+        path, app_id = self.lake.bronze(self.contract), f"bronze/{key}"
+        marker = f"{app_id}:{batch_id}:"
+        now = datetime.now(UTC)
+        received = ingest_columns(batch, self.contract.source, batch_id, ingested_at=now)
+        watched, observation = observe(received, [F.count(F.lit(1)).alias("rows")])
+        append_once(watched, path, app_id, batch_id, user_metadata=marker + now.isoformat())
+        if observed(observation) is not None:  # this attempt's append committed
+            return received.columns, now
+        found = (
+            DeltaTable.forPath(session, path)
+            .history(HISTORY_DEPTH)
+            .filter(F.col("userMetadata").startswith(marker))
+            .select("userMetadata")
+            .collect()
+        )
+        if not found:
+            raise RuntimeError(
+                f"{self.contract.name}: the bronze append of micro-batch {batch_id} is not in "
+                f"the last {HISTORY_DEPTH} commits of {path}; was the table rewritten?"
+            )
+        return received.columns, datetime.fromisoformat(found[0]["userMetadata"][len(marker) :])
 
     def _query_id(self, session: SparkSession) -> str:
         if self.query_id is None:
@@ -326,34 +369,46 @@ class MicroBatchLander:
         files: list[FileMark],
         query_id: str,
         batch_id: int,
+        ingested_at: datetime,
     ) -> None:
-        """Quarantine, silver, then the state row that records the batch as landed."""
+        """Quarantine, silver, then the state row that records the batch as landed.
+
+        One pass writes the rejected rows; their reasons are then counted from the
+        quarantine table, and every other row is valid. One pass writes silver.
+        """
         contract, lake = self.contract, self.lake
         key = f"{contract.name}@{query_id}"
-        counts: dict[str | None, int] = {
-            r["reason"]: int(r["count"])
-            for r in annotated.groupBy(F.get(VIOLATIONS, 0).alias("reason")).count().collect()
-        }
-        valid = counts.pop(None, 0)
-        reasons = {str(reason): n for reason, n in counts.items()}
-        if reasons:
-            append_once(
-                quarantine_rows(invalid_rows(annotated), contract),
-                lake.quarantine,
-                f"quarantine/{key}",
-                batch_id,
-                partition_by=["contract"],
+        append_once(
+            quarantine_rows(invalid_rows(annotated), contract),
+            lake.quarantine,
+            f"quarantine/{key}",
+            batch_id,
+            partition_by=["contract"],
+        )
+        reasons = {
+            str(r["reason"]): int(r["count"])
+            for r in session.read.format("delta")
+            .load(lake.quarantine)
+            .filter(
+                (F.col("contract") == contract.name)
+                & (F.col("batch_id") == batch_id)
+                & (F.col("ingested_at") == F.lit(ingested_at))
             )
-        merged, written, unchanged = 0, 0, 0
+            .groupBy("reason")
+            .count()
+            .collect()
+        }
+        received = sum(f.rows for f in files)
+        valid = received - sum(reasons.values())
+        written = 0
         if valid:
             unique = deduplicate(
                 valid_rows(annotated), contract.primary_key, [FILE_MODIFIED, "_source_file"]
             ).select(*contract.column_names, "_source_file", "_batch_id", "_ingested_at")
-            merged, written, unchanged = _merge_once(
+            written = _merge_once(
                 session, lake.silver(contract), unique, contract, f"silver/{key}", batch_id
             )
-        received = sum(f.rows for f in files)
-        duplicates = (valid - merged) + unchanged
+        duplicates = valid - written
         state = (
             contract.name,
             query_id,
@@ -440,9 +495,9 @@ def _merge_once(
     contract: Contract,
     app_id: str,
     batch_id: int,
-) -> tuple[int, int, int]:
-    """MERGE into silver unless this (app, batch) already did; (source, written, unchanged)
-    rows of the write that committed, read from the table history.
+) -> int:
+    """MERGE into silver unless this (app, batch) already did; the rows the write that
+    committed inserted or changed, read from the table history.
 
     Into a silver table with no rows yet (the first micro-batch), a MERGE could only insert:
     the rows are appended instead, under the same transaction id and marker, which skips the
@@ -475,13 +530,10 @@ def _merge_once(
         )
     metrics = found[0]["operationMetrics"] or {}
     if found[0]["operation"] == "WRITE":
-        rows = int(metrics.get("numOutputRows", 0))
-        return rows, rows, 0
-    source = int(metrics.get("numSourceRows", 0))
-    written = int(metrics.get("numTargetRowsInserted", 0)) + int(
+        return int(metrics.get("numOutputRows", 0))
+    return int(metrics.get("numTargetRowsInserted", 0)) + int(
         metrics.get("numTargetRowsUpdated", 0)
     )
-    return source, written, source - written
 
 
 @dataclass

@@ -3,7 +3,7 @@
 ``check_contract`` takes rows as received (text or typed) and returns them typed per the
 contract with a ``_violations`` array naming every rule each row breaks. Reasons never
 contain the offending value (it may be personal data); the raw payload keeps it, in
-quarantine only.
+quarantine only (:func:`raw_payload`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from data_contracts.loader import Contract
 from data_contracts.schemas import spark_type
 
 VIOLATIONS = "_violations"
-RAW = "_raw"
+RAW_PREFIX = "_raw__"  # a received value kept beside its typed column (see raw_payload)
 MALFORMED = "_corrupt_record"  # Spark's column for lines it could not split into fields
+RAW_MALFORMED = RAW_PREFIX + MALFORMED
 HELD = "_held"  # in a references frame: the key exists only in quarantine
 HELD_SUFFIX = "held in quarantine"
 # Parent keys up to this many are sent to every task (about 70 bytes each in the hash table);
@@ -25,10 +26,14 @@ HELD_SUFFIX = "held in quarantine"
 BROADCAST_KEYS = 5_000_000
 
 
-def _checks(column: ContractColumn, raw: Column, typed: Column) -> list[tuple[Column, str]]:
+def _checks(
+    column: ContractColumn, raw: Column, typed: Column, text: bool = True
+) -> list[tuple[Column, str]]:
+    """Each rule of ``column`` as (broken, reason). ``text``: the value arrives as text (a
+    typed value, from Parquet or JDBC, cannot be blank, so it is not formatted to test)."""
     name = column.name
     checks: list[tuple[Column, str]] = []
-    present = raw.isNotNull() & (F.trim(raw.cast("string")) != "")
+    present = raw.isNotNull() & (F.trim(raw.cast("string")) != "") if text else raw.isNotNull()
     if column.logical_type != "string":
         checks.append((present & typed.isNull(), f"{name} is not a valid {spark_type(column)}"))
     if column.required:
@@ -63,32 +68,58 @@ def typed_column(column: ContractColumn, raw: Column) -> Column:
 
 
 def check_contract(df: DataFrame, contract: Contract) -> DataFrame:
-    """Typed contract columns, the untouched ``_raw`` JSON and ``_violations``; extras kept."""
+    """Typed contract columns, ``_violations``, extras, and the values as received.
+
+    The received values stay alongside as ``_raw__<name>`` columns (and the malformed line,
+    if any) for :func:`raw_payload`, which serialises them only where it is selected: for
+    the rejected rows in the quarantine pass, not for every row. :func:`valid_rows` drops
+    them.
+    """
     names = contract.column_names
     missing = [n for n in names if n not in df.columns]
     for name in missing:
         df = df.withColumn(name, F.lit(None).cast("string"))
-    raw_json = F.to_json(F.struct(*[F.col(f"`{n}`") for n in names]))
     typed = {c.name: typed_column(c, F.col(f"`{c.name}`")) for c in contract.columns}
+    received_types = dict(df.dtypes)
     checks = [
         F.when(condition, F.lit(reason))
         for c in contract.columns
-        for condition, reason in _checks(c, F.col(f"`{c.name}`"), typed[c.name])
+        for condition, reason in _checks(
+            c, F.col(f"`{c.name}`"), typed[c.name], text=received_types[c.name] == "string"
+        )
     ]
+    received = [F.col(f"`{n}`").alias(f"{RAW_PREFIX}{n}") for n in names]
     if MALFORMED in df.columns:
         checks.insert(0, F.when(F.col(MALFORMED).isNotNull(), F.lit("row is malformed")))
-        raw_json = F.coalesce(F.to_json(F.struct(F.col(MALFORMED).alias("line"))), raw_json)
-        raw_json = F.when(
-            F.col(MALFORMED).isNotNull(), F.to_json(F.struct(F.col(MALFORMED).alias("line")))
-        ).otherwise(F.to_json(F.struct(*[F.col(f"`{n}`") for n in names])))
+        received.append(F.col(MALFORMED).alias(RAW_MALFORMED))
     violations = F.filter(F.array(*checks), lambda x: x.isNotNull()) if checks else F.array()
-    skip = (RAW, VIOLATIONS, MALFORMED)
-    extras = [F.col(f"`{c}`") for c in df.columns if c not in names and c not in skip]
+    skip = (VIOLATIONS, MALFORMED)
+    extras = [
+        F.col(f"`{c}`")
+        for c in df.columns
+        if c not in names and c not in skip and not c.startswith(RAW_PREFIX)
+    ]
     # Violations are computed on the received values, then the typed values replace them.
-    staged = df.withColumn(RAW, raw_json).withColumn(VIOLATIONS, violations)
+    staged = df.withColumn(VIOLATIONS, violations)
     return staged.select(
-        *[typed[c.name].alias(c.name) for c in contract.columns], *extras, RAW, VIOLATIONS
+        *[typed[c.name].alias(c.name) for c in contract.columns], *extras, *received, VIOLATIONS
     )
+
+
+def raw_payload(checked: DataFrame) -> Column:
+    """The row as received, as JSON: the malformed line as ``{"line": ...}``, else every
+    contract column as delivered. Select it after filtering (it serialises every row it
+    sees)."""
+    columns = [c for c in checked.columns if c.startswith(RAW_PREFIX) and c != RAW_MALFORMED]
+    if not columns:
+        return F.lit(None).cast("string")
+    as_received = F.to_json(
+        F.struct(*[F.col(f"`{c}`").alias(c[len(RAW_PREFIX) :]) for c in columns])
+    )
+    if RAW_MALFORMED not in checked.columns:
+        return as_received
+    line = F.col(f"`{RAW_MALFORMED}`")
+    return F.when(line.isNotNull(), F.to_json(F.struct(line.alias("line")))).otherwise(as_received)
 
 
 def check_references(
@@ -146,7 +177,8 @@ def own_violation(reasons: Column) -> Column:
 
 
 def valid_rows(df: DataFrame) -> DataFrame:
-    return df.filter(F.size(VIOLATIONS) == 0).drop(VIOLATIONS)
+    received = [c for c in df.columns if c.startswith(RAW_PREFIX)]
+    return df.filter(F.size(VIOLATIONS) == 0).drop(VIOLATIONS, *received)
 
 
 def invalid_rows(df: DataFrame) -> DataFrame:

@@ -53,7 +53,7 @@ from spark_jobs.batches import (
     plan_batch,
     reference_keys,
 )
-from spark_jobs.lake import Lake, append_once, table_exists
+from spark_jobs.lake import Lake, append_once, observe, observed, table_exists
 
 # Parents before children, so foreign keys are checked against landed parents.
 CRM = ("crm.plans", "crm.customers", "crm.accounts", "crm.subscriptions", "crm.customer_attributes")
@@ -356,14 +356,19 @@ def write_scd2(spark: SparkSession, lake: Lake, contract: Contract, unique: Data
     Idempotent: replaying a batch whose MERGE already committed finds every row unchanged.
     """
     path = lake.silver(contract)
-    # Materialised once, as a fresh plan: the MERGE reads it twice (its self-join against
-    # the current versions), and the contract checks' many aliases stay out of that plan.
-    incoming = to_scd2_versions(unique, contract).localCheckpoint(eager=True)
+    versions = to_scd2_versions(unique, contract)
     if not table_exists(spark, path):
-        # First load: every row is a new current version. A crash after this commit makes
-        # the re-run MERGE, which finds every row unchanged.
-        incoming.write.format("delta").mode("append").save(path)
-        return incoming.count()
+        # First load: every row is a new current version, written in one pass that counts
+        # them. A crash after this commit makes the re-run MERGE, which finds every row
+        # unchanged.
+        watched, observation = observe(versions, [F.count(F.lit(1)).alias("rows")])
+        watched.write.format("delta").mode("append").save(path)
+        counted = observed(observation)
+        assert counted is not None  # a plain append always runs its query
+        return int(counted["rows"])
+    # Materialised once, as a fresh plan: the MERGE reads it twice (its self-join against
+    # the current versions).
+    incoming = versions.localCheckpoint(eager=True)
     target = DeltaTable.forPath(spark, path)
     current = target.toDF().filter(F.col("is_current"))
     source = scd2_merge_source(incoming, current, contract)

@@ -167,12 +167,7 @@ def land(
     """
     report = Reconciliation(contract.name, batch.batch_id, len(batch.inputs))
     append_once(received, lake.bronze(contract), f"bronze/{contract.name}", batch.batch_id)
-    staged = (
-        spark.read.format("delta")
-        .load(lake.bronze(contract))
-        .filter(F.col("_batch_id") == batch.batch_id)
-        .select(*received.columns)
-    )
+    staged = bronze_batch(spark, lake, contract, batch.batch_id).select(*received.columns)
     checked = check_references(check_contract(staged, contract), contract, references or {})
 
     watched, observation = observe(checked, _batch_counts())
@@ -190,9 +185,7 @@ def land(
         totals = counted.asDict()
     report.received, valid_count = int(totals["received"]), int(totals["valid"])
     counts = (
-        spark.read.format("delta")
-        .load(lake.quarantine)
-        .filter((F.col("contract") == contract.name) & (F.col("batch_id") == batch.batch_id))
+        quarantined_batch(spark, lake, contract, batch.batch_id)
         .groupBy("reason", own_violation(F.col("reasons")).alias("own"))
         .count()
         .collect()
@@ -219,6 +212,37 @@ def land(
     report.duplicates = valid_count - report.silver
     complete_batch(spark, lake, contract, batch.batch_id)
     return report
+
+
+def bronze_batch(
+    spark: SparkSession,
+    lake: Lake,
+    contract: Contract,
+    batch_id: int,
+    ingested_at: datetime | None = None,
+) -> DataFrame:
+    """The rows bronze recorded for one batch; ``ingested_at`` also pins the attempt (a
+    stream's new checkpoint numbers its micro-batches from 0 again)."""
+    rows = spark.read.format("delta").load(lake.bronze(contract))
+    match = F.col("_batch_id") == batch_id
+    if ingested_at is not None:
+        match &= F.col("_ingested_at") == F.lit(ingested_at)
+    return rows.filter(match)
+
+
+def quarantined_batch(
+    spark: SparkSession,
+    lake: Lake,
+    contract: Contract,
+    batch_id: int,
+    ingested_at: datetime | None = None,
+) -> DataFrame:
+    """The quarantine rows of one batch (``ingested_at`` as in :func:`bronze_batch`)."""
+    rows = spark.read.format("delta").load(lake.quarantine)
+    match = (F.col("contract") == contract.name) & (F.col("batch_id") == batch_id)
+    if ingested_at is not None:
+        match &= F.col("ingested_at") == F.lit(ingested_at)
+    return rows.filter(match)
 
 
 def _batch_counts() -> list[Column]:
@@ -271,7 +295,7 @@ def ingest_columns(
     return (
         df.withColumn("_source_system", F.lit(system))
         .withColumn("_batch_id", F.lit(batch_id).cast("long"))
-        .withColumn("_ingested_at", stamp.cast("timestamp"))
+        .withColumn("_ingested_at", stamp)
     )
 
 

@@ -48,6 +48,7 @@ from data_contracts.settings import Settings
 from spark_jobs.batches import (
     Batch,
     Reconciliation,
+    bronze_batch,
     ingest_columns,
     land,
     plan_batch,
@@ -438,8 +439,7 @@ def read_states(spark: SparkSession, lake: Lake, contracts: list[Contract]) -> d
         planned = {e.batch_id: e.input for e in mine if e.status == "planned"}
         for batch_id in sorted(completed - recorded.keys()):
             until = ReadWindow.parse(planned[batch_id]).until
-            bronze = spark.read.format("delta").load(lake.bronze(contract))
-            rows = bronze.filter(F.col("_batch_id") == batch_id).count()
+            rows = bronze_batch(spark, lake, contract, batch_id).count()
             record_watermark(spark, lake, contract, batch_id, until, rows)
             recorded[batch_id] = until
         watermark = str(recorded[max(recorded)]) if recorded else None

@@ -49,8 +49,10 @@ from data_contracts.loader import Contract, get_contract
 from data_contracts.schemas import spark_schema_json
 from spark_jobs.batches import (
     Reconciliation,
+    bronze_batch,
     ingest_columns,
     quarantine_rows,
+    quarantined_batch,
     reference_keys,
 )
 from spark_jobs.lake import (
@@ -64,7 +66,7 @@ from spark_jobs.lake import (
 )
 from spark_jobs.validate import (
     MALFORMED,
-    RAW_MALFORMED,
+    RAW_PREFIX,
     VIOLATIONS,
     check_contract,
     check_references,
@@ -262,10 +264,11 @@ def ensure_shared_tables(spark: SparkSession, lake: Lake, contract: Contract) ->
             state_path(lake)
         )
     if not table_exists(spark, lake.quarantine):
+        received = ", ".join(f"`{RAW_PREFIX}{n}` string" for n in contract.column_names)
         empty = spark.createDataFrame(
             [],
             "_source_file string, _batch_id long, _violations array<string>, "
-            f"`{RAW_MALFORMED}` string, _ingested_at timestamp",
+            f"{received}, _ingested_at timestamp",
         )
         quarantine_rows(empty, contract).write.format("delta").mode("append").partitionBy(
             "contract"
@@ -290,13 +293,8 @@ class MicroBatchLander:
         columns, ingested_at = self._bronze(session, batch, key, batch_id)
         # The checks read the micro-batch back from bronze (its files are read once): its
         # number and ingest time tell its rows from any other query's batch of that number.
-        staged = (
-            session.read.format("delta")
-            .load(self.lake.bronze(self.contract))
-            .filter(
-                (F.col("_batch_id") == batch_id) & (F.col("_ingested_at") == F.lit(ingested_at))
-            )
-            .select(*columns)
+        staged = bronze_batch(session, self.lake, self.contract, batch_id, ingested_at).select(
+            *columns
         )
         annotated, files = self._check(session, staged)
         self._load(session, annotated, files, query_id, batch_id, ingested_at)
@@ -387,13 +385,7 @@ class MicroBatchLander:
         )
         reasons = {
             str(r["reason"]): int(r["count"])
-            for r in session.read.format("delta")
-            .load(lake.quarantine)
-            .filter(
-                (F.col("contract") == contract.name)
-                & (F.col("batch_id") == batch_id)
-                & (F.col("ingested_at") == F.lit(ingested_at))
-            )
+            for r in quarantined_batch(session, lake, contract, batch_id, ingested_at)
             .groupBy("reason")
             .count()
             .collect()

@@ -6,6 +6,11 @@ until every chart has its data and has drawn, and writes ``<slug>.png``. The JSO
 (``--report``) lists each chart with the status of its data request and any error shown,
 either by the data API or on the page; the exit code is 1 when any chart has one.
 
+The browser talks to Superset only. Superset's pages also load a telemetry pixel from
+scarf.sh (compiled into its front end); a request that leaves Superset is refused and
+listed in the report, so an unreachable outside host can neither delay a page nor learn
+that the operator's dashboards were opened.
+
     python dashboards/screenshots.py --url http://127.0.0.1:8088 --out docs/img
 """
 
@@ -20,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page, Request, Response, sync_playwright
+from playwright.sync_api import BrowserContext, Page, Request, Response, Route, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 VIEWPORT = {"width": 1600, "height": 1000}
@@ -56,11 +61,28 @@ def sign_in(page: Page, base: str, username: str, password: str) -> None:
     page.fill("input[name='password'], #password", password)
     page.click("button[type='submit'], input[type='submit']")
     try:
-        page.wait_for_url(lambda url: "/login" not in url, timeout=60_000)
+        # Leaving /login is the answer; the next page's load event is not needed.
+        page.wait_for_url(lambda url: "/login" not in url, wait_until="commit", timeout=60_000)
     except PlaywrightTimeout:
         raise SystemExit(
-            f"could not sign in to {base} as {username}: check CEMS_SUPERSET_ADMIN_PASSWORD"
+            f"could not sign in to {base} as {username} (still on {page.url} after 60 s): "
+            "check CEMS_SUPERSET_ADMIN_PASSWORD"
         ) from None
+
+
+def stay_inside(context: BrowserContext, base: str) -> list[str]:
+    """Refuse every request that does not go to Superset; return the list of those refused."""
+    refused: list[str] = []
+
+    def outside(url: str) -> bool:
+        return not (url == base or url.startswith(base + "/"))
+
+    def refuse(route: Route) -> None:
+        refused.append(route.request.url)
+        route.abort("blockedbyclient")
+
+    context.route(outside, refuse)
+    return refused
 
 
 class ChartRequests:
@@ -218,7 +240,9 @@ def main(argv: list[str] | None = None) -> int:
             executable_path=chromium_path(),
             args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
         )
-        page = browser.new_page(viewport=VIEWPORT, device_scale_factor=1)
+        context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
+        refused = stay_inside(context, base)
+        page = context.new_page()
         sign_in(page, base, username, password)
         listing = api_get(page, f"{base}/api/v1/dashboard/?q=(page_size:100)")["result"]
         dashboards = [
@@ -226,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
             for dashboard in sorted(listing, key=lambda d: d["dashboard_title"])
         ]
         browser.close()
-    document = {"dashboards": dashboards}
+    document = {"dashboards": dashboards, "refused_outside_requests": sorted(set(refused))}
     if args.report:
         args.report.write_text(json.dumps(document, indent=2), encoding="utf-8")
     failed = False

@@ -36,6 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -377,6 +378,9 @@ def screenshots(
                 console.print(f"  [red]{chart['name']}[/]: {chart['error']}")
             for text in dashboard["errors_on_page"] + dashboard["filter_errors"]:
                 console.print(f"  [red]on the page[/]: {text[:300]}")
+        hosts = sorted({urlsplit(url).netloc for url in document["refused_outside_requests"]})
+        if hosts:
+            console.print(f"Refused requests outside Superset, to: {', '.join(hosts)}")
     elif result.returncode:
         # No report: it stopped before rendering (no chromium, no server, wrong password).
         lines = (result.stderr or result.stdout).strip().splitlines()

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -84,7 +85,14 @@ def check_every_dashboard_renders(superset: Any, assets: Any, out: Path) -> None
         timeout=900,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    dashboards = json.loads(report.read_text())["dashboards"]
+    document = json.loads(report.read_text())
+    dashboards = document["dashboards"]
+    # The browser talks to Superset only: its telemetry pixel (compiled into the front end)
+    # is refused and listed, so an unreachable host can neither stall the sign-in nor learn
+    # that dashboards were opened.
+    refused = {urlsplit(url).netloc for url in document["refused_outside_requests"]}
+    assert "apachesuperset.gateway.scarf.sh" in refused
+    assert f"127.0.0.1:{superset.port}" not in refused
     expected = {
         d["dashboard_title"]: sum(
             1

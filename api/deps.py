@@ -58,11 +58,24 @@ _bearer = HTTPBearer(auto_error=False, description="The session token from /auth
 
 @dataclass(frozen=True)
 class Principal:
-    """The signed-in caller of this request."""
+    """The signed-in caller of this request.
 
-    user: User
-    session: Session
+    ``user`` and ``session`` are read-only views; a route that changes the account or the
+    session loads the ORM entities with :meth:`entities`.
+    """
+
+    user: sessions.UserView
+    session: sessions.SessionView
     now: datetime
+
+    async def entities(self, db: AsyncSession) -> tuple[Session, User]:
+        """The session and user as ORM entities of ``db``, to change them."""
+        session = await db.get(Session, self.session.id)
+        user = await db.get(User, self.user.id)
+        if session is None or user is None:  # ended between the check and now
+            ended = session_message("Your session was ended; sign in again.")
+            raise Problem("session-expired", ended)
+        return session, user
 
     @property
     def role(self) -> Role:
@@ -77,7 +90,7 @@ def client_address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def _label(user: User) -> str | None:
+def _label(user: User | sessions.UserView) -> str | None:
     """Staff are named in the audit log; customers by account id only (their e-mail is
     personal data kept encrypted, and the log outlives an erasure)."""
     return None if user.role == Role.CUSTOMER.value else user.email
@@ -131,10 +144,10 @@ async def current_principal(
         raise Problem("unauthenticated", msg("auth.sign_in_first"), headers=challenge)
     now = clock.now()
     try:
-        session, user = await sessions.resolve(db, settings, credentials.credentials, now)
+        session, user, touched = await sessions.resolve(db, settings, credentials.credentials, now)
     except sessions.SessionInvalidError as exc:
         raise Problem("session-expired", session_message(exc.reason), headers=challenge) from exc
-    if db.dirty:
+    if touched:
         # Persist the touch now: a write lock held for the whole request would make the
         # audit append (its own transaction) wait on SQLite.
         await db.commit()

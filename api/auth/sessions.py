@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -84,32 +85,80 @@ class SessionInvalidError(Exception):
         self.reason = reason
 
 
+@dataclass(frozen=True)
+class SessionView:
+    """What a request needs of its session (read with the user, in one statement)."""
+
+    id: str
+    role: str
+    auth_method: str
+    authenticated_at: datetime
+    expires_at: datetime
+    last_seen_at: datetime
+    mfa_at: datetime | None
+
+
+@dataclass(frozen=True)
+class UserView:
+    """What a request needs of the signed-in account."""
+
+    id: str
+    email: str
+    role: str
+    customer_id: str | None
+
+
+_SESSIONS, _USERS = cast(sa.Table, Session.__table__), cast(sa.Table, User.__table__)
+_S, _U = _SESSIONS.c, _USERS.c
+# Built once, Core columns rather than ORM entities: the check runs on every request, and
+# building the statement and loading two entities cost more CPU than the round trip itself.
+_RESOLVE_COLUMNS = (
+    _S.id, _S.role, _S.auth_method, _S.authenticated_at, _S.expires_at, _S.last_seen_at,
+    _S.mfa_at, _S.revoked_at, _U.id, _U.email, _U.role, _U.customer_id, _U.disabled,
+)  # fmt: skip
+_RESOLVE = (
+    sa.select(*_RESOLVE_COLUMNS)
+    .select_from(_SESSIONS.join(_USERS, _U.id == _S.user_id))
+    .where(_S.token_hash == sa.bindparam("token_hash"))
+)
+_TOUCH = (
+    sa.update(_SESSIONS)
+    .where(_S.id == sa.bindparam("session_id"))
+    .values(last_seen_at=sa.bindparam("now"))
+)
+
+
 async def resolve(
     db: AsyncSession, settings: Settings, token: str, now: datetime
-) -> tuple[Session, User]:
-    """The live session behind a token, touched; raises :class:`SessionInvalidError`."""
-    row = (
-        await db.execute(
-            sa.select(Session, User)
-            .join(User, User.id == Session.user_id)
-            .where(Session.token_hash == token_hash(token))
-        )
-    ).first()
+) -> tuple[SessionView, UserView, bool]:
+    """The live session behind a token and its user, and whether this call touched it.
+
+    Raises :class:`SessionInvalidError`. The touch (``last_seen_at``, at most every
+    ``TOUCH_EVERY``) is sent in ``db``'s transaction; the caller commits it.
+    """
+    row: Any = (await db.execute(_RESOLVE, {"token_hash": token_hash(token)})).first()
     if row is None:
         raise SessionInvalidError("Your session is not valid; sign in again.")
-    session, user = row[0], row[1]
-    if session.revoked_at is not None:
+    (sid, role, method, authenticated_at, expires_at, last_seen_at, mfa_at, revoked_at,
+     uid, email, user_role, customer_id, disabled) = row  # fmt: skip
+    if revoked_at is not None:
         raise SessionInvalidError("Your session was ended; sign in again.")
-    if user.disabled:
+    if disabled:
         raise SessionInvalidError("This account is disabled.")
-    if now >= session.expires_at:
+    if now >= expires_at:
         raise SessionInvalidError("Your session has reached its time limit; sign in again.")
-    _absolute, idle = lifetimes(settings, Role(session.role))
-    if now - session.last_seen_at >= idle:
+    _absolute, idle = lifetimes(settings, Role(role))
+    if now - last_seen_at >= idle:
         raise SessionInvalidError("Your session ended after a period of inactivity; sign in again.")
-    if now - session.last_seen_at >= TOUCH_EVERY:
-        session.last_seen_at = now
-    return session, user
+    touched = now - last_seen_at >= TOUCH_EVERY
+    if touched:
+        await db.execute(_TOUCH, {"session_id": sid, "now": now})
+        last_seen_at = now
+    return (
+        SessionView(sid, role, method, authenticated_at, expires_at, last_seen_at, mfa_at),
+        UserView(uid, email, user_role, customer_id),
+        touched,
+    )
 
 
 async def revoke_all(db: AsyncSession, user_id: str, now: datetime, reason: str) -> int:
@@ -122,7 +171,7 @@ async def revoke_all(db: AsyncSession, user_id: str, now: datetime, reason: str)
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def step_up_fresh(settings: Settings, session: Session, now: datetime) -> bool:
+def step_up_fresh(settings: Settings, session: Session | SessionView, now: datetime) -> bool:
     """Whether the session passed MFA recently enough for sensitive data."""
     return session.mfa_at is not None and now - session.mfa_at <= timedelta(
         minutes=settings.step_up_minutes

@@ -161,8 +161,9 @@ async def step_up(
     principal: CurrentPrincipal,
 ) -> StepUpResult:
     require_staff(principal)
+    session, user = await principal.entities(db)
     try:
-        await service.step_up(db, principal.session, principal.user, body.code, principal.now)
+        await service.step_up(db, session, user, body.code, principal.now)
     except service.SignInRefused as exc:
         await _refused(request, exc)
         raise
@@ -205,8 +206,9 @@ async def session_info(settings: SettingsDep, principal: CurrentPrincipal) -> Se
     responses=problem_responses(401),
 )
 async def logout(request: Request, db: DbDep, principal: CurrentPrincipal) -> Response:
-    principal.session.revoked_at = principal.now
-    principal.session.revoke_reason = "logout"
+    session, _user = await principal.entities(db)
+    session.revoked_at = principal.now
+    session.revoke_reason = "logout"
     await db.commit()
     await audit(request, "auth.logout", principal=principal)
     return Response(status_code=204)
@@ -222,10 +224,11 @@ async def logout(request: Request, db: DbDep, principal: CurrentPrincipal) -> Re
 async def change_password(
     request: Request, body: PasswordChange, db: DbDep, principal: CurrentPrincipal
 ) -> PasswordChanged:
+    _session, user = await principal.entities(db)
     try:
         ended = await service.change_password(
             db,
-            principal.user,
+            user,
             current=body.current_password,
             new=body.new_password,
             now=principal.now,
@@ -253,8 +256,9 @@ async def passkey_registration_options(
 ) -> CeremonyOptions:
     if principal.role is not Role.CUSTOMER:
         raise Problem("forbidden", msg("passkey.staff_use_totp"))
+    _session, user = await principal.entities(db)
     ceremony_id, options = await service.passkey_registration_options(
-        db, settings, principal.user, principal.now
+        db, settings, user, principal.now
     )
     return CeremonyOptions(ceremony_id=ceremony_id, publicKey=options)
 
@@ -276,11 +280,12 @@ async def passkey_register(
 ) -> PasskeyRegistered:
     if principal.role is not Role.CUSTOMER:
         raise Problem("forbidden", msg("passkey.staff_use_totp"))
+    _session, user = await principal.entities(db)
     try:
         passkey = await service.passkey_register(
             db,
             settings,
-            principal.user,
+            user,
             ceremony_id=body.ceremony_id,
             credential=body.credential,
             now=principal.now,

@@ -33,14 +33,23 @@ class Snapshot:
     as_of: date | None
 
 
+# The hot path's statements are built once: building a statement and its cache key on every
+# request costs more CPU than sending it (a third of a millisecond each on a small VM).
+_CURRENT = sa.select(Publication.version, Publication.as_of_date).where(
+    Publication.status == "current"
+)
+_CURRENT_CUSTOMER = (
+    sa.select(Publication.version, Publication.as_of_date, ServingCustomer.payload)
+    .join(ServingCustomer, ServingCustomer.version == Publication.version)
+    .where(
+        Publication.status == "current",
+        ServingCustomer.customer_id == sa.bindparam("customer_id"),
+    )
+)
+
+
 async def current(db: AsyncSession) -> Snapshot:
-    row = (
-        await db.execute(
-            sa.select(Publication.version, Publication.as_of_date).where(
-                Publication.status == "current"
-            )
-        )
-    ).first()
+    row = (await db.execute(_CURRENT)).first()
     if row is None:
         raise Problem("not-ready", msg("serving.nothing_published"))
     return Snapshot(int(row[0]), row[1])
@@ -54,14 +63,7 @@ async def current_customer(
     The hot path of the 360 and the self-view; a miss falls back to :func:`current` to tell
     "nothing published" (503) from "no such customer" (None).
     """
-    c, p = ServingCustomer, Publication
-    row = (
-        await db.execute(
-            sa.select(p.version, p.as_of_date, c.payload)
-            .join(c, c.version == p.version)
-            .where(p.status == "current", c.customer_id == customer_id)
-        )
-    ).first()
+    row = (await db.execute(_CURRENT_CUSTOMER, {"customer_id": customer_id})).first()
     if row is None:
         return await current(db), None
     return Snapshot(int(row[0]), row[1]), _load(row[2])

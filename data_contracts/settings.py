@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     database_max_overflow: int = Field(
         20, ge=0, description="Extra connections a worker may open under bursts."
     )
+    database_pool_recycle_seconds: int = Field(
+        1800,
+        ge=60,
+        description="API connections older than this are replaced at their next checkout "
+        "(below any idle timeout of a firewall or proxy between the API and the database).",
+    )
 
     # Encryption at rest of personal columns in the operational database (issue 7).
     key_provider: str = Field(

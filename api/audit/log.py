@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -61,6 +62,10 @@ HASHED_COLUMNS: tuple[str, ...] = (
     "request_id",
     "detail",
 )
+
+
+class _DeadBeforeCommitError(Exception):
+    """An append's connection was found dead before its transaction committed."""
 
 
 class AuditIntegrityError(RuntimeError):
@@ -503,8 +508,13 @@ class AuditLog:
     async def _commit(self, batch: list[tuple[AuditEvent, asyncio.Future[AuditEntry]]]) -> None:
         events = [event for event, _ in batch]
         try:
-            async with self._sessionmaker() as session, session.begin():
-                entries, head = await session.run_sync(self._write, events)
+            try:
+                entries, head = await self._transaction(events, first_attempt=True)
+            except _DeadBeforeCommitError:
+                # The connection was found dead before the commit (the database restarted or
+                # failed over), so nothing was written; the pool reconnects for the retry.
+                self._head, self._head_known = None, False
+                entries, head = await self._transaction(events, first_attempt=False)
         except BaseException:
             # The outcome of a failed commit is unknown: re-read the head next time.
             self._head, self._head_known = None, False
@@ -512,6 +522,17 @@ class AuditLog:
         self._head, self._head_known = head, True
         for (_, future), entry in zip(batch, entries[-len(batch) :], strict=True):
             _settle(future, entry)
+
+    async def _transaction(
+        self, events: list[AuditEvent], *, first_attempt: bool
+    ) -> tuple[list[AuditEntry], ChainHead]:
+        async with self._sessionmaker() as session, session.begin():
+            try:
+                return await session.run_sync(self._write, events)
+            except DBAPIError as exc:
+                if first_attempt and exc.connection_invalidated:
+                    raise _DeadBeforeCommitError from exc
+                raise
 
     def _write(
         self, session: Session, events: list[AuditEvent]

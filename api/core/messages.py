@@ -107,6 +107,11 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "es": "Servicio ocupado",
         "fr": "Service surchargé",
     },
+    "problem.database-unavailable": {
+        "en": "Database connection lost",
+        "es": "Conexión con la base de datos perdida",
+        "fr": "Connexion à la base de données perdue",
+    },
     "problem.internal-error": {
         "en": "Internal error",
         "es": "Error interno",
@@ -528,6 +533,11 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "en": "The service is busy; try again in a few seconds.",
         "es": "El servicio está ocupado; vuelva a intentarlo en unos segundos.",
         "fr": "Le service est surchargé ; réessayez dans quelques secondes.",
+    },
+    "server.database_unavailable": {
+        "en": "The connection to the database was lost; try again in a moment.",
+        "es": "Se perdió la conexión con la base de datos; vuelva a intentarlo en un momento.",
+        "fr": "La connexion à la base de données a été perdue ; réessayez dans un instant.",
     },
     "serving.nothing_published": {
         "en": "No customer data has been published yet; run the nightly pipeline first.",

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -48,6 +49,7 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
         "too-many-requests": 429,
         "not-ready": 503,
         "busy": 503,
+        "database-unavailable": 503,
         "internal-error": 500,
     }.items()
 }
@@ -138,6 +140,7 @@ _STATUS_MESSAGES = {
 
 
 BUSY_RETRY = 5  # seconds a shed request is told to wait
+RECONNECT_RETRY = 1  # seconds a request that met a dead connection is told to wait
 
 
 def install(app: FastAPI) -> None:
@@ -176,6 +179,20 @@ def install(app: FastAPI) -> None:
         problem = Problem("busy", msg("server.busy"), headers={"Retry-After": str(BUSY_RETRY)})
         return problem_response(request, problem)
 
+    async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, DBAPIError)
+        if not exc.connection_invalidated:
+            return await on_unexpected(request, exc)
+        # The connection was found dead (database restarted or failed over): the pool has
+        # dropped it and every connection opened before it, so a retry reconnects.
+        log.warning("database connection lost", extra={"path": request.url.path})
+        problem = Problem(
+            "database-unavailable",
+            msg("server.database_unavailable"),
+            headers={"Retry-After": str(RECONNECT_RETRY)},
+        )
+        return problem_response(request, problem)
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"path": request.url.path})
         return problem_response(request, Problem("internal-error", msg("server.internal_error")))
@@ -184,6 +201,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(PoolTimeoutError, on_busy)
+    app.add_exception_handler(DBAPIError, on_database_error)
     app.add_exception_handler(Exception, on_unexpected)
 
 

@@ -72,3 +72,43 @@ def test_the_api_serves_from_postgresql(postgres_schema, gold_settings, tmp_path
         ):
             conn.execute(sa.text(statement))
     engine.dispose()
+
+
+def test_connections_lost_to_a_database_restart_cost_only_the_requests_in_flight(
+    postgres_schema, tmp_path
+):
+    """No ping per checkout: a dead connection answers 503 once, then the pool reconnects."""
+    url, admin, schema = postgres_schema
+    name = f"cems-{schema}"  # this app's connections, not the other tests' (pytest -n)
+    settings = Settings(
+        home=tmp_path / "home", serving_database_url=f"{url}&application_name={name}"
+    )
+    clock = FrozenClock(datetime(2026, 11, 26, 9, 0, tzinfo=UTC))
+    with TestClient(create_app(settings, clock), client=("172.16.1.1", 1)) as client:
+        api = Api(client, clock, settings)
+        customer = {**api.customer("C00000001"), "Accept-Language": "fr"}
+        assert client.get("/auth/session", headers=customer).status_code == 200
+        with admin.begin() as conn:  # what a restart or failover does to open connections
+            ended = conn.execute(
+                sa.text(
+                    "select count(pg_terminate_backend(pid)) from pg_stat_activity "
+                    "where application_name = :name"
+                ),
+                {"name": name},
+            ).scalar()
+        assert ended >= 1
+        lost = client.get("/auth/session", headers=customer)
+        assert lost.status_code == 503 and lost.headers["retry-after"] == "1"
+        assert lost.json()["type"].endswith("/database-unavailable")
+        assert "base de données" in lost.json()["detail"]
+        again = client.get("/auth/session", headers=customer)
+        assert again.status_code == 200 and again.json()["customer_id"] == "C00000001"
+        # The audit writer's own connection died too: its append reconnects, the chain holds.
+        assert client.post("/auth/logout", headers=customer).status_code == 204
+    report = verify(settings, load_key(settings))
+    assert report.ok
+    engine = sync_engine(settings)
+    with engine.connect() as conn:
+        actions = conn.execute(sa.text("select action from audit_entries order by id")).scalars()
+        assert list(actions)[-1] == "auth.logout"
+    engine.dispose()

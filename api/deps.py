@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -19,6 +19,8 @@ from api.core.i18n import msg, session_message
 from api.core.permissions import CUSTOMER_SELF, STEP_UP, Permission, Role, allows
 from api.core.problems import Problem
 from data_contracts.settings import Settings
+
+_Entity = TypeVar("_Entity", Session, User)
 
 
 # ``async`` although they do not await: FastAPI runs a plain ``def`` dependency in a worker
@@ -61,21 +63,20 @@ class Principal:
     """The signed-in caller of this request.
 
     ``user`` and ``session`` are read-only views; a route that changes the account or the
-    session loads the ORM entities with :meth:`entities`.
+    session loads the ORM entity it changes (:meth:`user_entity`, :meth:`session_entity`).
     """
 
     user: sessions.UserView
     session: sessions.SessionView
     now: datetime
 
-    async def entities(self, db: AsyncSession) -> tuple[Session, User]:
-        """The session and user as ORM entities of ``db``, to change them."""
-        session = await db.get(Session, self.session.id)
-        user = await db.get(User, self.user.id)
-        if session is None or user is None:  # ended between the check and now
-            ended = session_message("Your session was ended; sign in again.")
-            raise Problem("session-expired", ended)
-        return session, user
+    async def session_entity(self, db: AsyncSession) -> Session:
+        """The session as an ORM entity of ``db``, to change it."""
+        return _live(await db.get(Session, self.session.id))
+
+    async def user_entity(self, db: AsyncSession) -> User:
+        """The signed-in account as an ORM entity of ``db``, to change it."""
+        return _live(await db.get(User, self.user.id))
 
     @property
     def role(self) -> Role:
@@ -84,6 +85,13 @@ class Principal:
     @property
     def label(self) -> str:
         return self.user.email
+
+
+def _live(entity: _Entity | None) -> _Entity:
+    if entity is None:  # ended or deleted between the session check and now
+        ended = session_message("Your session was ended; sign in again.")
+        raise Problem("session-expired", ended)
+    return entity
 
 
 def client_address(request: Request) -> str | None:

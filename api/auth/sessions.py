@@ -171,7 +171,7 @@ async def revoke_all(db: AsyncSession, user_id: str, now: datetime, reason: str)
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def step_up_fresh(settings: Settings, session: Session | SessionView, now: datetime) -> bool:
+def step_up_fresh(settings: Settings, session: SessionView, now: datetime) -> bool:
     """Whether the session passed MFA recently enough for sensitive data."""
     return session.mfa_at is not None and now - session.mfa_at <= timedelta(
         minutes=settings.step_up_minutes

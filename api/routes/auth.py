@@ -161,7 +161,7 @@ async def step_up(
     principal: CurrentPrincipal,
 ) -> StepUpResult:
     require_staff(principal)
-    session, user = await principal.entities(db)
+    session, user = await principal.session_entity(db), await principal.user_entity(db)
     try:
         await service.step_up(db, session, user, body.code, principal.now)
     except service.SignInRefused as exc:
@@ -206,7 +206,7 @@ async def session_info(settings: SettingsDep, principal: CurrentPrincipal) -> Se
     responses=problem_responses(401),
 )
 async def logout(request: Request, db: DbDep, principal: CurrentPrincipal) -> Response:
-    session, _user = await principal.entities(db)
+    session = await principal.session_entity(db)
     session.revoked_at = principal.now
     session.revoke_reason = "logout"
     await db.commit()
@@ -224,7 +224,7 @@ async def logout(request: Request, db: DbDep, principal: CurrentPrincipal) -> Re
 async def change_password(
     request: Request, body: PasswordChange, db: DbDep, principal: CurrentPrincipal
 ) -> PasswordChanged:
-    _session, user = await principal.entities(db)
+    user = await principal.user_entity(db)
     try:
         ended = await service.change_password(
             db,
@@ -256,7 +256,7 @@ async def passkey_registration_options(
 ) -> CeremonyOptions:
     if principal.role is not Role.CUSTOMER:
         raise Problem("forbidden", msg("passkey.staff_use_totp"))
-    _session, user = await principal.entities(db)
+    user = await principal.user_entity(db)
     ceremony_id, options = await service.passkey_registration_options(
         db, settings, user, principal.now
     )
@@ -280,7 +280,7 @@ async def passkey_register(
 ) -> PasskeyRegistered:
     if principal.role is not Role.CUSTOMER:
         raise Problem("forbidden", msg("passkey.staff_use_totp"))
-    _session, user = await principal.entities(db)
+    user = await principal.user_entity(db)
     try:
         passkey = await service.passkey_register(
             db,

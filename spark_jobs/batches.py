@@ -29,6 +29,7 @@ from spark_jobs.lake import (
 )
 from spark_jobs.validate import (
     HELD,
+    VALID,
     VIOLATIONS,
     check_contract,
     check_references,
@@ -172,7 +173,7 @@ def land(
 
     watched, observation = observe(checked, _batch_counts())
     append_once(
-        quarantine_rows(invalid_rows(watched), contract),
+        quarantine_rows(invalid_rows(watched, contract), contract),
         lake.quarantine,
         f"quarantine/{contract.name}",
         batch.batch_id,
@@ -249,7 +250,7 @@ def _batch_counts() -> list[Column]:
     """Rows checked and rows that passed every check, observed in the quarantine pass."""
     return [
         F.count(F.lit(1)).alias("received"),
-        F.count(F.when(F.size(VIOLATIONS) == 0, F.lit(1))).alias("valid"),
+        F.count(F.when(F.col(VALID), F.lit(1))).alias("valid"),
     ]
 
 

@@ -67,10 +67,12 @@ from spark_jobs.lake import (
 from spark_jobs.validate import (
     MALFORMED,
     RAW_PREFIX,
-    VIOLATIONS,
+    VALID,
+    WHY_FIRST,
     check_contract,
     check_references,
     deduplicate,
+    flag,
     invalid_rows,
     valid_rows,
 )
@@ -222,7 +224,7 @@ def high_water_marks(
 
 
 def flag_late(checked: DataFrame, contract: Contract, marks: dict[str, int | None]) -> DataFrame:
-    """Prepend the late reason to ``_violations`` of rows older than their file's mark minus
+    """Give the late reason, first, to rows older than their file's mark minus
     the contract's tolerance (rows of a file with no earlier file are never late)."""
     tolerance = contract.late_tolerance_minutes
     pairs = [(path, mark) for path, mark in sorted(marks.items()) if mark is not None]
@@ -231,12 +233,7 @@ def flag_late(checked: DataFrame, contract: Contract, marks: dict[str, int | Non
     mark_of_file = F.create_map(*[F.lit(x) for pair in pairs for x in pair])[F.col("_source_file")]
     event_us = F.unix_micros(F.col(f"`{contract.freshness_column}`"))
     late = event_us < mark_of_file - F.lit(tolerance * 60_000_000)
-    return checked.withColumn(
-        VIOLATIONS,
-        F.when(late, F.concat(F.array(F.lit(late_reason(contract))), F.col(VIOLATIONS))).otherwise(
-            F.col(VIOLATIONS)
-        ),
-    )
+    return flag(checked, f"{WHY_FIRST}late", F.when(late, F.lit(late_reason(contract))))
 
 
 def file_marks(checked: DataFrame, contract: Contract) -> DataFrame:
@@ -246,7 +243,7 @@ def file_marks(checked: DataFrame, contract: Contract) -> DataFrame:
         "_source_file", F.unix_micros(F.col(FILE_MODIFIED)).alias("modified_us")
     ).agg(
         F.count(F.lit(1)).alias("rows"),
-        F.max(F.when(F.size(VIOLATIONS) == 0, event_us)).alias("max_event_us"),
+        F.max(F.when(F.col(VALID), event_us)).alias("max_event_us"),
     )
 
 
@@ -377,7 +374,7 @@ class MicroBatchLander:
         contract, lake = self.contract, self.lake
         key = f"{contract.name}@{query_id}"
         append_once(
-            quarantine_rows(invalid_rows(annotated), contract),
+            quarantine_rows(invalid_rows(annotated, contract), contract),
             lake.quarantine,
             f"quarantine/{key}",
             batch_id,

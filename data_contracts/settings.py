@@ -139,6 +139,14 @@ class Settings(BaseSettings):
     spark_shuffle_partitions: int = Field(
         8, ge=1, description="Shuffle partitions (raise on a cluster)."
     )
+    delta_snapshot_partitions: int = Field(
+        2,
+        ge=1,
+        description=(
+            "Partitions of a Delta table's cached file list. Every commit and every read "
+            "rebuilds or scans it; raise it only for tables of hundreds of thousands of files."
+        ),
+    )
 
     @field_validator("home")
     @classmethod

@@ -41,7 +41,7 @@ def spark_config(settings: Settings) -> dict[str, Any]:
     config["spark.default.parallelism"] = str(settings.spark_shuffle_partitions)
     # Each commit and each read of a Delta table rebuilds or scans its file list in this many
     # tasks; landing makes hundreds of small commits, so few tasks (billing at 200,000
-    # customers: 271 s with 8, 218 s with 2).
+    # customers: 271 s with 8, 218-252 s with 2).
     config["spark.databricks.delta.snapshotPartitions"] = str(settings.delta_snapshot_partitions)
     # Listing a batch's input files (a stream's micro-batch names hundreds) runs as a job with
     # one task per path by default: 720 tasks, 13 s on two cores, to stat 720 files.

@@ -14,6 +14,7 @@ which used to drag every check of every row out of it (twice as slow at a millio
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import reduce
 
 from pyspark.sql import Column, DataFrame
@@ -95,18 +96,16 @@ def check_contract(df: DataFrame, contract: Contract) -> DataFrame:
     for name in missing:
         df = df.withColumn(name, F.lit(None).cast("string"))
     typed = {c.name: typed_column(c, F.col(f"`{c.name}`")) for c in contract.columns}
-    received_types = dict(df.dtypes)
+    malformed = F.col(MALFORMED) if MALFORMED in df.columns else None
     broken = [
         condition
-        for c in contract.columns
-        for condition, _ in _checks(
-            c, F.col(f"`{c.name}`"), typed[c.name], text=received_types[c.name] == "string"
+        for condition, _ in _rules(
+            contract, lambda n: F.col(f"`{n}`"), typed.__getitem__, dict(df.dtypes), malformed
         )
     ]
     received = [F.col(f"`{n}`").alias(f"{RAW_PREFIX}{n}") for n in names]
-    if MALFORMED in df.columns:
-        broken.insert(0, F.col(MALFORMED).isNotNull())
-        received.append(F.col(MALFORMED).alias(RAW_MALFORMED))
+    if malformed is not None:
+        received.append(malformed.alias(RAW_MALFORMED))
     # A rule whose test is null (a missing value against a minimum) is not broken.
     valid = (
         F.when(reduce(lambda a, b: a | b, broken), F.lit(False)).otherwise(F.lit(True))
@@ -126,20 +125,30 @@ def check_contract(df: DataFrame, contract: Contract) -> DataFrame:
     )
 
 
+def _rules(
+    contract: Contract,
+    raw: Callable[[str], Column],
+    typed: Callable[[str], Column],
+    types: dict[str, str],
+    malformed: Column | None,
+) -> list[tuple[Column, str]]:
+    """Every rule of the contract as (broken, reason), the malformed line first. ``raw`` and
+    ``typed`` give a column's received and typed value; ``types`` the received types."""
+    rules = [] if malformed is None else [(malformed.isNotNull(), "row is malformed")]
+    for c in contract.columns:
+        rules += _checks(c, raw(c.name), typed(c.name), text=types[c.name] == "string")
+    return rules
+
+
 def _own_reasons(checked: DataFrame, contract: Contract) -> list[Column]:
     """The contract's rules over checked rows (received and typed values): each column is
-    a reason, or null where the rule holds; the malformed line first."""
-    types = dict(checked.dtypes)
-    reasons: list[Column] = []
-    if RAW_MALFORMED in checked.columns:
-        reasons.append(F.when(F.col(f"`{RAW_MALFORMED}`").isNotNull(), F.lit("row is malformed")))
-    for c in contract.columns:
-        raw = f"{RAW_PREFIX}{c.name}"
-        for condition, reason in _checks(
-            c, F.col(f"`{raw}`"), F.col(f"`{c.name}`"), text=types[raw] == "string"
-        ):
-            reasons.append(F.when(condition, F.lit(reason)))
-    return reasons
+    a reason, or null where the rule holds."""
+    types = {c[len(RAW_PREFIX) :]: t for c, t in checked.dtypes if c.startswith(RAW_PREFIX)}
+    malformed = F.col(f"`{RAW_MALFORMED}`") if RAW_MALFORMED in checked.columns else None
+    rules = _rules(
+        contract, lambda n: F.col(f"`{RAW_PREFIX}{n}`"), lambda n: F.col(f"`{n}`"), types, malformed
+    )
+    return [F.when(condition, F.lit(reason)) for condition, reason in rules]
 
 
 def flag(df: DataFrame, name: str, reason: Column) -> DataFrame:
@@ -162,39 +171,8 @@ def raw_payload(checked: DataFrame) -> Column:
     return F.when(line.isNotNull(), F.to_json(F.struct(line.alias("line")))).otherwise(as_received)
 
 
-def key_tables(contract: Contract, references: dict[str, DataFrame]) -> dict[str, DataFrame]:
-    """The known keys of each checked foreign key, ready to join (see
-    :func:`check_references`): one row per key, with whether it is only held in quarantine,
-    and sent to every task when small enough."""
-    tables: dict[str, DataFrame] = {}
-    for column in contract.columns:
-        if not column.references or column.references not in references:
-            continue
-        key = column.references.split(".")[1]
-        flag_column, held = f"_found_{column.name}", f"_held_{column.name}"
-        given = references[column.references]
-        keys = (
-            given.select(
-                F.col(f"`{key}`").alias(f"_ref_{column.name}"),
-                (F.col(HELD) if HELD in given.columns else F.lit(False)).alias(held),
-            )
-            .groupBy(f"_ref_{column.name}")
-            .agg(F.min(held).alias(held))  # a key in silver is never "held"
-            .withColumn(flag_column, F.lit(True))
-        )
-        if keys.count() <= BROADCAST_KEYS:
-            # Every checked row meets its key in memory; a sort-merge join would shuffle
-            # every row, received values and all (a million customers: 45M usage rows).
-            keys = F.broadcast(keys)
-        tables[column.name] = keys
-    return tables
-
-
 def check_references(
-    df: DataFrame,
-    contract: Contract,
-    references: dict[str, DataFrame],
-    tables: dict[str, DataFrame] | None = None,
+    df: DataFrame, contract: Contract, references: dict[str, DataFrame]
 ) -> DataFrame:
     """Flag foreign keys that point at nothing in the referenced silver table.
 
@@ -203,23 +181,34 @@ def check_references(
     carry a boolean ``_held`` column: true for keys whose parent row is itself in
     quarantine. Such children are held back with their own reason (see :func:`held_reason`)
     instead of being called orphans: the source is consistent, our copy of the parent is not.
-    ``tables``: the :func:`key_tables` of ``references``, if already built.
     """
-    tables = key_tables(contract, references) if tables is None else tables
     for position, column in enumerate(contract.columns):
-        if column.name not in tables:
+        if not column.references or column.references not in references:
             continue
-        entity = str(column.references).split(".")[0]
-        flag_column, held = f"_found_{column.name}", f"_held_{column.name}"
-        keys = tables[column.name]
+        entity, key = column.references.split(".")
+        found, held = f"_found_{column.name}", f"_held_{column.name}"
+        given = references[column.references]
+        keys = (
+            given.select(
+                F.col(f"`{key}`").alias(f"_ref_{column.name}"),
+                (F.col(HELD) if HELD in given.columns else F.lit(False)).alias(held),
+            )
+            .groupBy(f"_ref_{column.name}")
+            .agg(F.min(held).alias(held))  # a key in silver is never "held"
+            .withColumn(found, F.lit(True))
+        )
+        if keys.count() <= BROADCAST_KEYS:
+            # Every checked row meets its key in memory; a sort-merge join would shuffle
+            # every row, received values and all (a million customers: 45M usage rows).
+            keys = F.broadcast(keys)
         df = df.join(keys, df[f"`{column.name}`"] == keys[f"_ref_{column.name}"], "left")
         present = F.col(f"`{column.name}`").isNotNull()
         unknown = F.lit(f"{column.name} refers to an unknown {entity}")
-        reason = F.when(present & F.col(flag_column).isNull(), unknown).when(
+        reason = F.when(present & F.col(found).isNull(), unknown).when(
             present & F.col(held), F.lit(held_reason(column.name, entity))
         )
         why = f"{WHY_LAST}{position:03d}_{column.name}"  # reasons in the contract's order
-        df = flag(df, why, reason).drop(flag_column, held, f"_ref_{column.name}")
+        df = flag(df, why, reason).drop(found, held, f"_ref_{column.name}")
     return df
 
 

@@ -41,11 +41,13 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's database session: autocommit for reads, one transaction for changes.
 
-    A read's only write is the session touch (one statement, atomic on its own).
+    A read's only write is the session touch (one statement, atomic on its own). Requests
+    wait for a connection in arrival order (:class:`api.db.engine.ConnectionGate`).
     """
     state = request.app.state
     safe = request.method in SAFE_METHODS
-    async with (state.read_sessionmaker if safe else state.sessionmaker)() as db:
+    maker = state.read_sessionmaker if safe else state.sessionmaker
+    async with state.db_gate.enter(), maker() as db:
         yield db
         if db.in_transaction():
             await db.commit()

@@ -14,7 +14,7 @@ from api.core import problems
 from api.core.clock import Clock, SystemClock
 from api.core.observability import ObservabilityMiddleware, configure_logging
 from api.crypto.keyring import KeyringMiddleware, open_keyring
-from api.db.engine import async_engine, audit_engine_for
+from api.db.engine import async_engine, audit_engine_for, connection_gate
 from api.db.migrate import ensure_schema
 from api.routes import admin, auth, billing, customers, health, privacy, usage
 from data_contracts.settings import Settings, get_settings
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.state.keyring = open_keyring(settings)  # personal columns decrypt with it
         engine = async_engine(settings)
         app.state.engine = engine
+        app.state.db_gate = connection_gate(settings)  # first come, first served (api.deps)
         app.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
         # Reads (GET, HEAD) run in autocommit: no BEGIN and COMMIT round trips. Each of
         # their statements is one snapshot, and every read is pinned to a publication version.

@@ -6,12 +6,16 @@ the sync engine the CLI, the publish job and Alembic use; only the driver differ
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from data_contracts.settings import Settings
@@ -20,6 +24,9 @@ _DRIVERS = {
     "sqlite": ("sqlite", "sqlite+aiosqlite"),
     "postgresql": ("postgresql+psycopg", "postgresql+psycopg"),
 }
+
+
+POOL_TIMEOUT_SECONDS = 30.0  # SQLAlchemy's own default wait for a pooled connection
 
 
 class UnsupportedDatabaseError(ValueError):
@@ -90,6 +97,7 @@ def async_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
     if url.get_backend_name() == "postgresql":
         kwargs.setdefault("pool_size", settings.database_pool_size)
         kwargs.setdefault("max_overflow", settings.database_max_overflow)
+        kwargs.setdefault("pool_timeout", POOL_TIMEOUT_SECONDS)
     engine = create_async_engine(
         url,
         connect_args=_connect_args(settings, url),
@@ -99,6 +107,53 @@ def async_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         _sqlite_pragmas(engine.sync_engine)
     return engine
+
+
+class GateTimeoutError(PoolTimeoutError):
+    """No pooled connection came free for a request within the pool's timeout (answered
+    ``503 busy`` with ``Retry-After``, like the pool's own timeout)."""
+
+
+class ConnectionGate:
+    """Requests take the pool's connections first come, first served.
+
+    SQLAlchemy's async pool gives a returned connection to whichever request asks for one
+    next, so past a node's capacity a newcomer can overtake a request that has waited long:
+    the median stays low while a few requests wait for the whole pool timeout. The gate has
+    one permit per pooled connection and queues requests in arrival order (``asyncio``'s
+    semaphore wakes its waiters in order and lets no newcomer barge past them), so a request
+    holding a permit always finds a connection free and the wait is shared evenly.
+    ``permits=None`` (SQLite, whose pool is not a bounded queue) lets every request through.
+    """
+
+    def __init__(self, permits: int | None, timeout: float = POOL_TIMEOUT_SECONDS) -> None:
+        self.permits = permits or None
+        self._permits = asyncio.Semaphore(permits) if permits else None
+        self.timeout = timeout
+
+    @asynccontextmanager
+    async def enter(self) -> AsyncIterator[None]:
+        if self._permits is None:
+            yield
+            return
+        try:
+            await asyncio.wait_for(self._permits.acquire(), self.timeout)
+        except TimeoutError:
+            raise GateTimeoutError(
+                f"no database connection came free within {self.timeout:g} s"
+            ) from None
+        try:
+            yield
+        finally:
+            self._permits.release()
+
+
+def connection_gate(settings: Settings) -> ConnectionGate:
+    """The gate in front of the API engine's pool: one permit per connection it may open."""
+    url = _url(settings.serving_database_url, asynchronous=True)
+    if url.get_backend_name() != "postgresql":
+        return ConnectionGate(None)
+    return ConnectionGate(settings.database_pool_size + settings.database_max_overflow)
 
 
 def audit_engine_for(settings: Settings) -> AsyncEngine | None:

@@ -118,7 +118,7 @@ def plan_batch(
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = [(contract.name, batch_id, "planned", i, now) for i in new]
     append_once(
-        spark.createDataFrame(rows, PLAN_SCHEMA),
+        spark.createDataFrame(rows, PLAN_SCHEMA).coalesce(1),  # one file, not one per core
         lake.landed_files,
         f"plan/{contract.name}",
         batch_id,
@@ -129,7 +129,7 @@ def plan_batch(
 def complete_batch(spark: SparkSession, lake: Lake, contract: Contract, batch_id: int) -> None:
     now = datetime.now(UTC).replace(tzinfo=None)
     row = spark.createDataFrame([(contract.name, batch_id, "completed", None, now)], PLAN_SCHEMA)
-    append_once(row, lake.landed_files, f"done/{contract.name}", batch_id)
+    append_once(row.coalesce(1), lake.landed_files, f"done/{contract.name}", batch_id)
 
 
 def quarantine_rows(invalid: DataFrame, contract: Contract) -> DataFrame:

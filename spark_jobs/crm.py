@@ -394,7 +394,9 @@ def record_watermark(
 ) -> None:
     """Advance the table's watermark for a completed batch (once per batch, retry-safe)."""
     now = datetime.now(UTC).replace(tzinfo=None)
-    row = spark.createDataFrame([(contract.name, batch_id, watermark, rows, now)], WATERMARK_SCHEMA)
+    row = spark.createDataFrame(
+        [(contract.name, batch_id, watermark, rows, now)], WATERMARK_SCHEMA
+    ).coalesce(1)
     append_once(row, lake.watermarks, f"watermark/{contract.name}", batch_id)
 
 

@@ -92,6 +92,9 @@ def test_every_planted_schema_violation_is_quarantined_and_every_batch_reconcile
     assert silver.groupBy("subscription_id", "usage_date").count().filter("count > 1").count() == 0
     assert dict(silver.dtypes)["data_mb"] == "double"
     assert dict(silver.dtypes)["usage_date"] == "date"
+    # The batch log gets one small file per plan and per completion, not one per core: it is
+    # read back at the start of every batch.
+    assert len(deltalake.DeltaTable(lake.landed_files).file_uris()) == 2 * len(reports)
 
 
 def test_rerun_on_the_same_input_changes_nothing(

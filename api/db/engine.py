@@ -83,6 +83,15 @@ def sync_engine(settings: Settings) -> sa.Engine:
     return engine
 
 
+def _bounded_pool(settings: Settings) -> dict[str, Any]:
+    """The API pool's bounds on PostgreSQL (the engine's and its gate's one source)."""
+    return {
+        "pool_size": settings.database_pool_size,
+        "max_overflow": settings.database_max_overflow,
+        "pool_timeout": POOL_TIMEOUT_SECONDS,
+    }
+
+
 def async_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
     """The async engine the API serves from.
 
@@ -95,9 +104,8 @@ def async_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
     url = _url(settings.serving_database_url, asynchronous=True)
     _prepare_sqlite(url)
     if url.get_backend_name() == "postgresql":
-        kwargs.setdefault("pool_size", settings.database_pool_size)
-        kwargs.setdefault("max_overflow", settings.database_max_overflow)
-        kwargs.setdefault("pool_timeout", POOL_TIMEOUT_SECONDS)
+        for key, value in _bounded_pool(settings).items():
+            kwargs.setdefault(key, value)
     engine = create_async_engine(
         url,
         connect_args=_connect_args(settings, url),
@@ -128,16 +136,16 @@ class ConnectionGate:
 
     def __init__(self, permits: int | None, timeout: float = POOL_TIMEOUT_SECONDS) -> None:
         self.permits = permits or None
-        self._permits = asyncio.Semaphore(permits) if permits else None
         self.timeout = timeout
+        self._queue = asyncio.Semaphore(permits) if permits else None
 
     @asynccontextmanager
     async def enter(self) -> AsyncIterator[None]:
-        if self._permits is None:
+        if self._queue is None:
             yield
             return
         try:
-            await asyncio.wait_for(self._permits.acquire(), self.timeout)
+            await asyncio.wait_for(self._queue.acquire(), self.timeout)
         except TimeoutError:
             raise GateTimeoutError(
                 f"no database connection came free within {self.timeout:g} s"
@@ -145,7 +153,7 @@ class ConnectionGate:
         try:
             yield
         finally:
-            self._permits.release()
+            self._queue.release()
 
 
 def connection_gate(settings: Settings) -> ConnectionGate:
@@ -153,7 +161,8 @@ def connection_gate(settings: Settings) -> ConnectionGate:
     url = _url(settings.serving_database_url, asynchronous=True)
     if url.get_backend_name() != "postgresql":
         return ConnectionGate(None)
-    return ConnectionGate(settings.database_pool_size + settings.database_max_overflow)
+    pool = _bounded_pool(settings)
+    return ConnectionGate(pool["pool_size"] + pool["max_overflow"])
 
 
 def audit_engine_for(settings: Settings) -> AsyncEngine | None:

@@ -36,6 +36,12 @@ ERROR_SELECTORS = (
     "[data-test='chart-grid-component'] [data-test='error-tooltip']",
 )
 LOADING_SELECTOR = "[data-test='chart-grid-component'] [data-test='loading-indicator']"
+# A chart has painted when its container holds what its viz draws: ECharts a canvas,
+# tables a table, big numbers their header line.
+PAINTED_CHARTS_JS = """() => Array.from(
+  document.querySelectorAll("[data-test='chart-grid-component'] [data-test='slice-container']")
+).filter((c) => c.getBoundingClientRect().height > 0
+  && c.querySelector("canvas, svg, table, .header-line")).length"""
 
 
 def chromium_path() -> str:
@@ -157,6 +163,15 @@ def save_query_contexts(page: Page, base: str, requests: ChartRequests) -> int:
     return saved
 
 
+def wait_until_painted(page: Page, charts: int, deadline: float) -> int:
+    """Wait (until the deadline) for ``charts`` charts to have drawn; return how many have."""
+    painted = int(page.evaluate(PAINTED_CHARTS_JS))
+    while time.monotonic() < deadline and painted < charts:
+        page.wait_for_timeout(500)
+        painted = int(page.evaluate(PAINTED_CHARTS_JS))
+    return painted
+
+
 def render(
     page: Page,
     base: str,
@@ -180,7 +195,16 @@ def render(
         if done and requests.pending <= 0 and loading == 0:
             break
         page.wait_for_timeout(500)
-    page.wait_for_timeout(2500)  # chart animations settle
+    # Data arriving is not the grid painting: on a busy machine React can take seconds more.
+    painted = wait_until_painted(page, len(expected), deadline)
+    # A full-page capture of a page taller than the window resizes the window while it
+    # shoots, and the grid lays out again blank. Size the window to the page first.
+    height = int(page.evaluate("() => document.documentElement.scrollHeight"))
+    if height > VIEWPORT["height"]:
+        page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
+        page.wait_for_timeout(1000)  # the resize reaches the grid, which lays out again
+        painted = wait_until_painted(page, len(expected), deadline)
+    page.wait_for_timeout(1500)  # chart animations settle
     shown = []
     for selector in ERROR_SELECTORS:
         shown += [text.strip() for text in page.locator(selector).all_inner_texts() if text]
@@ -188,6 +212,7 @@ def render(
     page.screenshot(path=str(path), full_page=True)
     page.remove_listener("request", requests.started)
     page.remove_listener("response", requests.finished)
+    page.set_viewport_size(VIEWPORT)
     if save_queries:
         save_query_contexts(page, base, requests)
     report = []
@@ -214,6 +239,7 @@ def render(
         "title": dashboard["dashboard_title"],
         "screenshot": str(path),
         "charts": report,
+        "painted_charts": painted,
         "errors_on_page": shown,
         "filter_errors": filter_errors,
     }

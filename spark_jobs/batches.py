@@ -19,12 +19,15 @@ from pyspark.sql import types as T
 
 from data_contracts.loader import Contract
 from spark_jobs.lake import (
+    BRONZE_STATISTICS,
+    QUARANTINE_STATISTICS,
     Lake,
     append_once,
     is_empty,
     merge_by_key,
     observe,
     observed,
+    silver_statistics,
     table_exists,
 )
 from spark_jobs.validate import (
@@ -167,7 +170,13 @@ def land(
     the batch's counts observed in the same pass, and once for silver.
     """
     report = Reconciliation(contract.name, batch.batch_id, len(batch.inputs))
-    append_once(received, lake.bronze(contract), f"bronze/{contract.name}", batch.batch_id)
+    append_once(
+        received,
+        lake.bronze(contract),
+        f"bronze/{contract.name}",
+        batch.batch_id,
+        statistics=BRONZE_STATISTICS,
+    )
     staged = bronze_batch(spark, lake, contract, batch.batch_id).select(*received.columns)
     checked = check_references(check_contract(staged, contract), contract, references or {})
 
@@ -178,6 +187,7 @@ def land(
         f"quarantine/{contract.name}",
         batch.batch_id,
         partition_by=["contract"],
+        statistics=QUARANTINE_STATISTICS,
     )
     totals = observed(observation)
     if totals is None:  # a crashed run committed this batch's quarantine: count on their own
@@ -266,15 +276,15 @@ def _merge_silver(
     """
     from delta.tables import DeltaTable
 
-    path = lake.silver(contract)
+    path, statistics = lake.silver(contract), silver_statistics(contract)
     data = unique.select(*contract.column_names, "_source_file", "_batch_id", "_ingested_at")
     if is_empty(spark, path):
         watched, observation = observe(data, [F.count(F.lit(1)).alias("rows")])
-        append_once(watched, path, f"silver/{contract.name}", batch_id)
+        append_once(watched, path, f"silver/{contract.name}", batch_id, statistics=statistics)
         appended = observed(observation)
         if appended is not None:
             return int(appended["rows"])
-    merge_by_key(spark, data, path, contract.primary_key)
+    merge_by_key(spark, data, path, contract.primary_key, statistics)
     last = DeltaTable.forPath(spark, path).history(1).collect()[0]
     metrics = last.operationMetrics or {}
     if last.operation != "MERGE":

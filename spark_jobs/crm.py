@@ -54,7 +54,15 @@ from spark_jobs.batches import (
     plan_batch,
     reference_keys,
 )
-from spark_jobs.lake import Lake, append_once, observe, observed, table_exists
+from spark_jobs.lake import (
+    Lake,
+    append_once,
+    observe,
+    observed,
+    silver_statistics,
+    table_exists,
+    with_statistics,
+)
 
 # Parents before children, so foreign keys are checked against landed parents.
 CRM = ("crm.plans", "crm.customers", "crm.accounts", "crm.subscriptions", "crm.customer_attributes")
@@ -363,7 +371,10 @@ def write_scd2(spark: SparkSession, lake: Lake, contract: Contract, unique: Data
         # them. A crash after this commit makes the re-run MERGE, which finds every row
         # unchanged.
         watched, observation = observe(versions, [F.count(F.lit(1)).alias("rows")])
-        watched.write.format("delta").mode("append").save(path)
+        with_statistics(
+            watched.write.format("delta").mode("append"),
+            silver_statistics(contract),
+        ).save(path)
         counted = observed(observation)
         assert counted is not None  # a plain append always runs its query
         return int(counted["rows"])

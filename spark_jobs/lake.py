@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from delta.tables import DeltaTable
-from pyspark.sql import Column, DataFrame, Observation, SparkSession
+from pyspark.sql import Column, DataFrame, DataFrameWriter, Observation, SparkSession
 
 from data_contracts.loader import Contract
 from data_contracts.settings import Settings
 
 INGEST_COLUMNS = ("_source_system", "_source_file", "_batch_id", "_ingested_at")
+
+# Delta computes the minimum, maximum and null count of the first 32 columns of every file it
+# writes (about 12 % of landing billing's time). The landing tables keep statistics only on
+# the columns their reads filter on, set as a table property when a write creates the table
+# (Delta ignores the option on a table that exists). They also keep names and e-mail
+# addresses out of the Delta log's statistics.
+STATISTICS_PROPERTY = "delta.dataSkippingStatsColumns"
+# A batch's read of bronze (``_batch_id``; a stream's attempt also by ``_ingested_at``).
+BRONZE_STATISTICS = ("_batch_id", "_ingested_at")
+# The same for quarantine, which is partitioned by contract.
+QUARANTINE_STATISTICS = ("batch_id", "ingested_at")
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,17 @@ class Lake:
         return f"{self.root}/_checkpoints/{name}"
 
 
+def silver_statistics(contract: Contract) -> tuple[str, ...]:
+    """The business key (erasure and lookups filter on it) and the batch. (Delta keeps no
+    statistics on booleans, so an SCD2 table's ``is_current`` cannot be among them.)"""
+    return (*contract.primary_key, "_batch_id")
+
+
+def with_statistics(writer: DataFrameWriter, statistics: Sequence[str]) -> DataFrameWriter:
+    """``writer`` that, should it create its table, keeps statistics on ``statistics`` only."""
+    return writer.option(STATISTICS_PROPERTY, ",".join(statistics)) if statistics else writer
+
+
 def table_exists(spark: SparkSession, path: str) -> bool:
     return bool(DeltaTable.isDeltaTable(spark, path))
 
@@ -76,13 +99,18 @@ def append_once(
     version: int,
     partition_by: list[str] | None = None,
     user_metadata: str | None = None,
+    statistics: Sequence[str] = (),
 ) -> None:
-    """Append that Delta skips if (app_id, version) already committed: retries never duplicate."""
-    writer = (
+    """Append that Delta skips if (app_id, version) already committed: retries never duplicate.
+
+    ``statistics``: the columns a table this append creates keeps file statistics on.
+    """
+    writer = with_statistics(
         df.write.format("delta")
         .mode("append")
         .option("txnAppId", app_id)
-        .option("txnVersion", version)
+        .option("txnVersion", version),
+        statistics,
     )
     if partition_by:
         writer = writer.partitionBy(*partition_by)
@@ -113,10 +141,16 @@ def observed(observation: Observation) -> dict[str, Any] | None:
     return dict(result) if result is not None else None
 
 
-def merge_by_key(spark: SparkSession, df: DataFrame, path: str, keys: list[str]) -> None:
+def merge_by_key(
+    spark: SparkSession,
+    df: DataFrame,
+    path: str,
+    keys: list[str],
+    statistics: Sequence[str] = (),
+) -> None:
     """Upsert on the business key: rows change only when their content changed."""
     if not table_exists(spark, path):
-        df.limit(0).write.format("delta").mode("append").save(path)
+        with_statistics(df.limit(0).write.format("delta").mode("append"), statistics).save(path)
     target = DeltaTable.forPath(spark, path)
     condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     changed = " OR ".join(

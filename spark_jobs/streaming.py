@@ -56,13 +56,17 @@ from spark_jobs.batches import (
     reference_keys,
 )
 from spark_jobs.lake import (
+    BRONZE_STATISTICS,
+    QUARANTINE_STATISTICS,
     Lake,
     append_once,
     is_empty,
     merge_by_key,
     observe,
     observed,
+    silver_statistics,
     table_exists,
+    with_statistics,
 )
 from spark_jobs.validate import (
     MALFORMED,
@@ -267,9 +271,10 @@ def ensure_shared_tables(spark: SparkSession, lake: Lake, contract: Contract) ->
             "_source_file string, _batch_id long, _violations array<string>, "
             f"{received}, _ingested_at timestamp",
         )
-        quarantine_rows(empty, contract).write.format("delta").mode("append").partitionBy(
-            "contract"
-        ).save(lake.quarantine)
+        with_statistics(
+            quarantine_rows(empty, contract).write.format("delta").mode("append"),
+            QUARANTINE_STATISTICS,
+        ).partitionBy("contract").save(lake.quarantine)
 
 
 @dataclass
@@ -311,7 +316,14 @@ class MicroBatchLander:
         now = datetime.now(UTC)
         received = ingest_columns(batch, self.contract.source, batch_id, ingested_at=now)
         watched, observation = observe(received, [F.count(F.lit(1)).alias("rows")])
-        append_once(watched, path, app_id, batch_id, user_metadata=marker + now.isoformat())
+        append_once(
+            watched,
+            path,
+            app_id,
+            batch_id,
+            user_metadata=marker + now.isoformat(),
+            statistics=BRONZE_STATISTICS,
+        )
         if observed(observation) is not None:  # this attempt's append committed
             return received.columns, now
         found = (
@@ -379,6 +391,7 @@ class MicroBatchLander:
             f"quarantine/{key}",
             batch_id,
             partition_by=["contract"],
+            statistics=QUARANTINE_STATISTICS,
         )
         reasons = {
             str(r["reason"]): int(r["count"])
@@ -493,16 +506,16 @@ def _merge_once(
     MERGE's join. A replay after that commit is skipped by Delta either way (the table then
     has rows, so it tries the MERGE, under the id that already committed).
     """
-    marker = f"{app_id}:{batch_id}"
+    marker, statistics = f"{app_id}:{batch_id}", silver_statistics(contract)
     if is_empty(session, path):
-        append_once(unique, path, app_id, batch_id, user_metadata=marker)
+        append_once(unique, path, app_id, batch_id, user_metadata=marker, statistics=statistics)
     else:
         # The query's own (cloned) session: other queries' writes are unaffected.
         session.conf.set(_TXN_APP_ID, app_id)
         session.conf.set(_TXN_VERSION, str(batch_id))
         session.conf.set(_USER_METADATA, marker)
         try:
-            merge_by_key(session, unique, path, contract.primary_key)
+            merge_by_key(session, unique, path, contract.primary_key, statistics)
         finally:
             for key in (_TXN_APP_ID, _TXN_VERSION, _USER_METADATA):
                 session.conf.unset(key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import deltalake
@@ -25,7 +26,13 @@ from spark_jobs.billing import (
     land_network_inventory,
     parse_fixed_width,
 )
-from spark_jobs.lake import Lake
+from spark_jobs.lake import (
+    BRONZE_STATISTICS,
+    QUARANTINE_STATISTICS,
+    STATISTICS_PROPERTY,
+    Lake,
+    silver_statistics,
+)
 
 Source = tuple[Settings, GenerateResult]
 
@@ -139,6 +146,55 @@ def test_a_crash_before_silver_then_rerun_leaves_every_table_consistent(
     assert quarantine.count() == report.quarantined_total
     silver = spark.read.format("delta").load(lake.silver(contract))
     assert silver.count() == silver.select("invoice_id").distinct().count() == report.silver
+
+
+def _statistics_columns(path: str) -> set[str]:
+    """Every column some data file of the table carries statistics for, from its Delta log."""
+    columns: set[str] = set()
+    for commit in sorted((Path(path) / "_delta_log").glob("*.json")):
+        for line in commit.read_text(encoding="utf-8").splitlines():
+            add = json.loads(line).get("add")
+            if add and add.get("stats"):
+                stats = json.loads(add["stats"])
+                assert stats["numRecords"] >= 0  # row counts stay: Delta answers counts with them
+                columns |= set(stats.get("nullCount", {})) | set(stats.get("minValues", {}))
+    return columns
+
+
+def test_landing_tables_keep_statistics_on_the_columns_reads_filter_on_and_still_skip_files(
+    spark: SparkSession, lake: Lake, landed_source: Source, tmp_path: Path
+) -> None:
+    settings, _ = landed_source
+    contract = get_contract("billing.usage_daily")
+    delivered = sorted((settings.landing_path / contract.source / contract.entity).iterdir())
+    assert len(delivered) >= 4
+    folder = tmp_path / "landing" / contract.source / contract.entity
+    folder.mkdir(parents=True)
+    reports = []
+    for part in (delivered[:2], delivered[2:]):  # two days' files, then the rest: two batches
+        for file in part:
+            shutil.copy(file, folder / file.name)
+        reports.append(land_contract(spark, lake, tmp_path / "landing", contract.name))
+    assert [r.batch_id for r in reports if r is not None] == [1, 2]
+    assert all(r is not None and r.balanced for r in reports)
+
+    for path, columns in (
+        (lake.bronze(contract), BRONZE_STATISTICS),
+        (lake.quarantine, QUARANTINE_STATISTICS),
+        (lake.silver(contract), silver_statistics(contract)),
+    ):
+        configuration = deltalake.DeltaTable(path).metadata().configuration
+        assert configuration[STATISTICS_PROPERTY] == ",".join(columns), path
+        assert _statistics_columns(path) == set(columns), path
+
+    # The second batch's read of bronze opens only the files that batch appended.
+    bronze = spark.read.format("delta").load(lake.bronze(contract))
+    files_of = {int(r["_batch_id"]): set() for r in bronze.select("_batch_id").distinct().collect()}
+    for r in bronze.select("_batch_id", F.input_file_name().alias("file")).distinct().collect():
+        files_of[int(r["_batch_id"])].add(Path(r["file"]).name)
+    read = {Path(f).name for f in batches.bronze_batch(spark, lake, contract, 2).inputFiles()}
+    assert files_of[1] and files_of[2]
+    assert read == files_of[2]
 
 
 def test_silver_is_readable_by_delta_rs_and_duckdb(

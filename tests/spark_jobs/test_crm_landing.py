@@ -33,7 +33,7 @@ from spark_jobs.crm import (
     plan_read,
     window_query,
 )
-from spark_jobs.lake import Lake
+from spark_jobs.lake import STATISTICS_PROPERTY, Lake, silver_statistics
 
 # Big enough that a planted record and the children it orphans stay inside the CRM
 # contracts' 0.5 % error budget; small enough to generate in seconds.
@@ -345,6 +345,10 @@ def test_changed_rows_are_read_once_and_customers_and_subscriptions_keep_history
     assert (ending.subscription_status, ending.termination_reason) == ("terminated", "price")
     for name in ("crm.customers", "crm.subscriptions"):
         _assert_one_current_version_per_key(spark, lake, name)
+        configuration = deltalake.DeltaTable(lake.silver(get_contract(name))).metadata()
+        assert configuration.configuration[STATISTICS_PROPERTY] == ",".join(
+            silver_statistics(get_contract(name))
+        )
     marks = spark.read.format("delta").load(lake.watermarks).filter("batch_id = 2").collect()
     assert {r.contract: r.watermark for r in marks} == {
         "crm.customers": W2,

@@ -27,7 +27,7 @@ from data_contracts.settings import Settings
 from data_contracts.synthetic.config import BadRecordRates, GeneratorConfig
 from data_contracts.synthetic.generate import generate
 from spark_jobs.batches import Reconciliation
-from spark_jobs.lake import Lake
+from spark_jobs.lake import BRONZE_STATISTICS, STATISTICS_PROPERTY, Lake, silver_statistics
 from spark_jobs.streaming import (
     STREAMS,
     FileMark,
@@ -136,6 +136,12 @@ def test_available_now_quarantines_late_events_and_violations_and_reconciles(
 
         silver = spark.read.format("delta").load(lake.silver(contract))
         assert silver.count() == report.silver
+        for path, statistics in (
+            (lake.bronze(contract), BRONZE_STATISTICS),
+            (lake.silver(contract), silver_statistics(contract)),
+        ):
+            configuration = deltalake.DeltaTable(path).metadata().configuration
+            assert configuration[STATISTICS_PROPERTY] == ",".join(statistics), path
         assert silver.groupBy(*contract.primary_key).count().filter("count > 1").isEmpty()
 
         # A planted record counts if the landing zone holds it: the generator writes the

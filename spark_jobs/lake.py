@@ -16,7 +16,7 @@ from data_contracts.settings import Settings
 INGEST_COLUMNS = ("_source_system", "_source_file", "_batch_id", "_ingested_at")
 
 # Delta computes the minimum, maximum and null count of the first 32 columns of every file it
-# writes (about 12 % of landing billing's time). The landing tables keep statistics only on
+# writes (9-12 % of landing billing's time). The landing tables keep statistics only on
 # the columns their reads filter on, set as a table property when a write creates the table
 # (Delta ignores the option on a table that exists). They also keep names and e-mail
 # addresses out of the Delta log's statistics.

@@ -276,15 +276,21 @@ def _merge_silver(
     """
     from delta.tables import DeltaTable
 
-    path, statistics = lake.silver(contract), silver_statistics(contract)
+    path = lake.silver(contract)
     data = unique.select(*contract.column_names, "_source_file", "_batch_id", "_ingested_at")
-    if is_empty(spark, path):
+    if is_empty(spark, path):  # also when no table exists: this append creates it
         watched, observation = observe(data, [F.count(F.lit(1)).alias("rows")])
-        append_once(watched, path, f"silver/{contract.name}", batch_id, statistics=statistics)
+        append_once(
+            watched,
+            path,
+            f"silver/{contract.name}",
+            batch_id,
+            statistics=silver_statistics(contract),
+        )
         appended = observed(observation)
         if appended is not None:
             return int(appended["rows"])
-    merge_by_key(spark, data, path, contract.primary_key, statistics)
+    merge_by_key(spark, data, path, contract.primary_key)
     last = DeltaTable.forPath(spark, path).history(1).collect()[0]
     metrics = last.operationMetrics or {}
     if last.operation != "MERGE":

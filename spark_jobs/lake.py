@@ -141,16 +141,10 @@ def observed(observation: Observation) -> dict[str, Any] | None:
     return dict(result) if result is not None else None
 
 
-def merge_by_key(
-    spark: SparkSession,
-    df: DataFrame,
-    path: str,
-    keys: list[str],
-    statistics: Sequence[str] = (),
-) -> None:
+def merge_by_key(spark: SparkSession, df: DataFrame, path: str, keys: list[str]) -> None:
     """Upsert on the business key: rows change only when their content changed."""
     if not table_exists(spark, path):
-        with_statistics(df.limit(0).write.format("delta").mode("append"), statistics).save(path)
+        df.limit(0).write.format("delta").mode("append").save(path)
     target = DeltaTable.forPath(spark, path)
     condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     changed = " OR ".join(

@@ -506,16 +506,23 @@ def _merge_once(
     MERGE's join. A replay after that commit is skipped by Delta either way (the table then
     has rows, so it tries the MERGE, under the id that already committed).
     """
-    marker, statistics = f"{app_id}:{batch_id}", silver_statistics(contract)
-    if is_empty(session, path):
-        append_once(unique, path, app_id, batch_id, user_metadata=marker, statistics=statistics)
+    marker = f"{app_id}:{batch_id}"
+    if is_empty(session, path):  # also when no table exists: this append creates it
+        append_once(
+            unique,
+            path,
+            app_id,
+            batch_id,
+            user_metadata=marker,
+            statistics=silver_statistics(contract),
+        )
     else:
         # The query's own (cloned) session: other queries' writes are unaffected.
         session.conf.set(_TXN_APP_ID, app_id)
         session.conf.set(_TXN_VERSION, str(batch_id))
         session.conf.set(_USER_METADATA, marker)
         try:
-            merge_by_key(session, unique, path, contract.primary_key, statistics)
+            merge_by_key(session, unique, path, contract.primary_key)
         finally:
             for key in (_TXN_APP_ID, _TXN_VERSION, _USER_METADATA):
                 session.conf.unset(key)

@@ -189,9 +189,9 @@ def test_landing_tables_keep_statistics_on_the_columns_reads_filter_on_and_still
 
     # The second batch's read of bronze opens only the files that batch appended.
     bronze = spark.read.format("delta").load(lake.bronze(contract))
-    files_of = {int(r["_batch_id"]): set() for r in bronze.select("_batch_id").distinct().collect()}
+    files_of: dict[int, set[str]] = {}
     for r in bronze.select("_batch_id", F.input_file_name().alias("file")).distinct().collect():
-        files_of[int(r["_batch_id"])].add(Path(r["file"]).name)
+        files_of.setdefault(int(r["_batch_id"]), set()).add(Path(r["file"]).name)
     read = {Path(f).name for f in batches.bronze_batch(spark, lake, contract, 2).inputFiles()}
     assert files_of[1] and files_of[2]
     assert read == files_of[2]

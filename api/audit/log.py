@@ -200,12 +200,20 @@ def _clip(value: str | None, length: int) -> str | None:
     return mask_card_numbers(value)[:length]
 
 
-def canonical_detail(detail: Mapping[str, Any] | None) -> str | None:
-    """``detail`` scrubbed and serialised the one way the hash sees it."""
+def canonical_detail(detail: Mapping[str, Any] | None, *, scrubbed: bool = True) -> str | None:
+    """``detail`` scrubbed and serialised the one way the hash sees it.
+
+    ``scrubbed=False`` is only for what the log writes about itself (a chain's first entry:
+    other chains' ids and hashes, which are hex and may hold a Luhn-valid run of digits).
+    """
     if detail is None:
         return None
     return json.dumps(
-        scrub(detail), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+        scrub(detail) if scrubbed else detail,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
     )
 
 
@@ -307,8 +315,16 @@ class ChainHead:
 
 
 def _new_entry(
-    key: bytes, chain_id: str, seq: int, prev: str, now: datetime, event: AuditEvent
+    key: bytes,
+    chain_id: str,
+    seq: int,
+    prev: str,
+    now: datetime,
+    event: AuditEvent,
+    *,
+    own: bool = False,
 ) -> AuditEntry:
+    """The entry for ``event``; ``own``: the log's own chain-start entry (detail kept as is)."""
     entry = AuditEntry(
         chain_id=chain_id,
         seq=seq,
@@ -323,7 +339,7 @@ def _new_entry(
         status_code=event.status_code,
         source_address=_clip(event.source_address, m.ADDRESS_LENGTH),
         request_id=_clip(event.request_id, m.REQUEST_ID_LENGTH),
-        detail=canonical_detail(event.detail),
+        detail=canonical_detail(event.detail, scrubbed=not own),
         prev_hash=prev,
     )
     entry.entry_hash = entry_hash(key, prev, entry_values(entry))
@@ -388,7 +404,10 @@ def write_entries(
     entries: list[AuditEntry] = []
     for event in pending:
         seq += 1
-        entry = _new_entry(key, chain_id, seq, prev, now, event)
+        # The chain-start entry is written by the log, never by a caller: masking "card
+        # numbers" in it would mangle the anchors' chain ids and hashes.
+        own = head is None and seq == 1
+        entry = _new_entry(key, chain_id, seq, prev, now, event, own=own)
         entries.append(entry)
         prev = entry.entry_hash
     session.add_all(entries)

@@ -23,6 +23,7 @@ from api.audit.log import (
     genesis_hash,
     is_sensitive_key,
     luhn_valid,
+    mask_card_numbers,
 )
 from api.audit.reports import customer_access, failed_logins, mfa_failures
 from api.core.clock import FrozenClock
@@ -168,6 +169,51 @@ def test_several_chains_verify_and_anchor_each_other(
     anchors = json.loads(start.detail)["anchors"]
     assert [a["chain_id"] for a in anchors] == [first]
     assert anchors[0]["seq"] == 2
+
+
+# A chain id (uuid4 hex) or hash holding a 13-19 digit run that passes Luhn: 1 in ~250 ids.
+CARD_LIKE_CHAIN = "a4111111111111111fedcbafedcbafed"
+
+
+def two_chains_the_second_anchoring(settings: Settings, key: bytes) -> tuple[str, str]:
+    async def body(make: Callable[..., AuditLog]) -> tuple[str, str]:
+        first, second = make(chain_id=CARD_LIKE_CHAIN), make()
+        await first.append(event(1))
+        await second.append(event(2))
+        return first.chain_id, second.chain_id
+
+    return run_with_logs(settings, key, body)
+
+
+def test_a_chain_id_that_looks_like_a_card_number_is_anchored_as_is(
+    settings: Settings, key: bytes, db: sa.Engine
+) -> None:
+    assert mask_card_numbers(CARD_LIKE_CHAIN) != CARD_LIKE_CHAIN  # the masking would bite
+
+    first, second = two_chains_the_second_anchoring(settings, key)
+
+    anchors = json.loads(rows(db, second)[0].detail)["anchors"]
+    assert [(a["chain_id"], a["seq"]) for a in anchors] == [(first, 2)]
+    assert anchors[0]["hash"] == rows(db, first)[-1].entry_hash
+    # Deleting the first chain whole is still caught through the second chain's record of it.
+    with db.begin() as conn:
+        conn.execute(sa.delete(AuditEntry).where(AuditEntry.chain_id == first))
+        conn.execute(sa.text("delete from audit_chains where chain_id = :c"), {"c": first})
+    assert findings(settings, key) == {("deleted", 1, 2)}
+
+
+def test_anchors_masked_by_an_earlier_version_vouch_for_nothing(
+    settings: Settings, key: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api.audit import log as log_module
+
+    real = log_module._anchors
+    monkeypatch.setattr(log_module, "_anchors", lambda *args: scrub(real(*args)))
+    two_chains_the_second_anchoring(settings, key)
+
+    report = verify(settings, key)
+    assert report.ok, report.findings  # not "chain a[card number removed]... is gone"
+    assert (report.chains_checked, report.entries_checked) == (2, 4)
 
 
 def test_fifty_concurrent_appends_get_contiguous_seqs(

@@ -22,7 +22,6 @@ import json
 import os
 import re
 import socket
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +37,7 @@ from sqlalchemy.orm import Session
 from api.audit import models as m
 from api.audit.models import AuditChain, AuditEntry
 from api.core.clock import Clock
+from api.core.masking import PAN_MASK, luhn_valid, mask_card_numbers, opaque_id
 
 Outcome = Literal["success", "failure", "denied"]
 OUTCOMES: frozenset[str] = frozenset(get_args(Outcome))
@@ -96,8 +96,6 @@ _SENSITIVE_SUBSTRINGS = (
 )
 _SENSITIVE_WORDS = frozenset({"otp", "totp", "hotp", "code", "pan", "pin", "jwt", "bearer", "sid"})
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
-_DIGIT_RUN = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
-PAN_MASK = "[card number removed]"
 REMOVED = "[removed]"
 
 
@@ -107,29 +105,6 @@ def is_sensitive_key(name: str) -> bool:
     if any(word in squashed for word in _SENSITIVE_SUBSTRINGS):
         return True
     return any(word.lower() in _SENSITIVE_WORDS for word in _WORDS.findall(name))
-
-
-def luhn_valid(digits: str) -> bool:
-    """The Luhn check every payment card number passes."""
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char)
-        if position % 2:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
-
-
-def _mask_match(match: re.Match[str]) -> str:
-    digits = re.sub(r"\D", "", match.group())
-    return PAN_MASK if 13 <= len(digits) <= 19 and luhn_valid(digits) else match.group()
-
-
-def mask_card_numbers(text: str) -> str:
-    """Replace every 13-19 digit run (spaces or dashes allowed) that passes Luhn."""
-    return _DIGIT_RUN.sub(_mask_match, text)
 
 
 def scrub(value: Any) -> Any:
@@ -449,8 +424,8 @@ def write_entries(
 
 
 def new_chain_id() -> str:
-    """A fresh chain id (one per writer process)."""
-    return uuid.uuid4().hex
+    """A fresh chain id (one per writer process), never masked as a card number."""
+    return opaque_id()
 
 
 class AuditLog:

@@ -49,13 +49,13 @@ from api.audit.keys import AuditKeyError
 from api.audit.log import (
     CHAIN_STARTED,
     HASHED_COLUMNS,
-    PAN_MASK,
     checkpoint_mac,
     entry_hash,
     genesis_hash,
     head_is_authentic,
 )
 from api.audit.models import AuditArchiveCheckpoint, AuditChain, AuditEntry
+from api.core.masking import PAN_MASK
 from data_contracts.settings import Settings
 
 FindingKind = Literal["edited", "inserted", "deleted", "truncated"]

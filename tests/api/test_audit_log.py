@@ -22,11 +22,10 @@ from api.audit.log import (
     entry_values,
     genesis_hash,
     is_sensitive_key,
-    luhn_valid,
-    mask_card_numbers,
 )
 from api.audit.reports import customer_access, failed_logins, mfa_failures
 from api.core.clock import FrozenClock
+from api.core.masking import luhn_valid, mask_card_numbers
 from api.db.engine import async_engine, sync_engine
 from api.db.migrate import ensure_schema
 from data_contracts.settings import Settings
@@ -319,6 +318,17 @@ def test_scrub_rules() -> None:
     assert not is_sensitive_key("company") and not is_sensitive_key("expand")
     assert luhn_valid("79927398713") and not luhn_valid("79927398710")
     assert scrub({"ok": [1, "a"], "secret": 1}) == {"ok": [1, "a"]}
+
+
+def test_ids_the_log_draws_are_never_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uuid
+
+    from api.core import masking
+
+    draws = iter([uuid.UUID(CARD_LIKE_CHAIN), uuid.UUID(int=0xABC)])
+    monkeypatch.setattr(masking.uuid, "uuid4", lambda: next(draws))
+
+    assert masking.opaque_id() == f"{0xABC:032x}"  # the card-like draw was thrown away
 
 
 # --- tamper classification -------------------------------------------------------------------

@@ -33,6 +33,8 @@ LOCAL_DEFAULTS = {
     "spark.sql.constraintPropagation.enabled": "false",
 }
 
+JVM_GC = "-XX:+UseParallelGC"
+
 
 def spark_config(settings: Settings) -> dict[str, Any]:
     """Every configuration value the session is built with (pure, for tests and docs)."""
@@ -51,7 +53,13 @@ def spark_config(settings: Settings) -> dict[str, Any]:
     config["spark.sql.warehouse.dir"] = f"{settings.lakehouse_root.rstrip('/')}/_spark_warehouse"
     config["spark.jars"] = ",".join(resolved_jars())
     config["spark.pyspark.python"] = sys.executable  # executors run the same environment
-    config["spark.driver.extraJavaOptions"] = f"-Dderby.system.home={settings.home / 'spark'}"
+    # The throughput collector: landing is batch work, and G1 (the JDK default) spent more of
+    # the two cores on its concurrent work than its short pauses saved (billing at 200,000
+    # customers: 242 and 244 s with G1, 216, 207 and 216 s with this, alternating runs).
+    config["spark.driver.extraJavaOptions"] = (
+        f"-Dderby.system.home={settings.home / 'spark'} {JVM_GC}"
+    )
+    config["spark.executor.extraJavaOptions"] = JVM_GC
     return config
 
 

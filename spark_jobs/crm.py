@@ -1,10 +1,13 @@
 """Incremental landing of the operational CRM database (JDBC, read-only) into Delta Lake.
 
 Each CRM table is read by ``updated_at`` window, ``after < updated_at <= until``, with the
-filter pushed down to the database (one read, ``fetchsize`` 10,000; SQLite opened read-only,
-PostgreSQL sessions set read-only). ``after`` is the table's watermark; ``until`` is the
-table's newest ``updated_at`` when the batch is planned. Both are recorded as the batch's
-input (``updated_at in (after, until]``) in the shared batch log before any data moves.
+filter pushed down to the database (``fetchsize`` 10,000; SQLite opened read-only, PostgreSQL
+sessions set read-only). A window of up to 100,000 rows is one read; a larger one is read in
+up to four ranges of its key, cut where the database's own order puts a quarter of the rows,
+so bronze gets a file per range and every later pass over the batch uses every core.
+``after`` is the table's watermark; ``until`` is the table's newest ``updated_at`` when the
+batch is planned. Both are recorded as the batch's input (``updated_at in (after, until]``)
+in the shared batch log before any data moves.
 
 Crash safety, by where a run stops:
 
@@ -35,6 +38,8 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import reduce
+from itertools import pairwise
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -72,6 +77,9 @@ SCD2_COLUMNS = ("valid_from", "valid_to", "is_current")
 LINEAGE_COLUMNS = ("_source_file", "_batch_id", "_ingested_at")
 FETCH_SIZE = 10_000
 MAX_PARTITIONS = 4
+# A text-keyed window of more rows than this is read in key ranges (at most MAX_PARTITIONS),
+# so bronze gets a file per range and the checks after it run on every core.
+ROWS_PER_READ = 100_000
 # Watermarks are UTC timestamps in this one text form: it sorts like time, it is what the
 # generator and SQLAlchemy store in SQLite, and it is safe to put in SQL.
 WATERMARK_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$")
@@ -213,14 +221,52 @@ class ReadWindow:
         return cls(None if after == NO_LOWER_BOUND else after, until)
 
 
-def window_query(crm: CrmConnection, contract: Contract, window: ReadWindow) -> str:
-    """The pushed-down read of one window, as a JDBC ``dbtable`` subquery."""
-    columns = ", ".join(f'"{c}"' for c in contract.column_names)
+def window_filter(crm: CrmConnection, window: ReadWindow) -> str:
+    """The window's bounds as an SQL condition on ``updated_at``."""
     bounds = [f'"{WATERMARK_COLUMN}" <= {crm.literal(window.until)}']
     if window.after is not None:
         bounds.insert(0, f'"{WATERMARK_COLUMN}" > {crm.literal(window.after)}')
-    where = " and ".join(bounds)
+    return " and ".join(bounds)
+
+
+def window_query(
+    crm: CrmConnection, contract: Contract, window: ReadWindow, key_range: str | None = None
+) -> str:
+    """The pushed-down read of one window (or one key range of it), as a JDBC ``dbtable``
+    subquery."""
+    columns = ", ".join(f'"{c}"' for c in contract.column_names)
+    where = window_filter(crm, window) + ("" if key_range is None else f" and {key_range}")
     return f'(select {columns} from "{contract.entity}" where {where}) crm_rows'
+
+
+def split_column(contract: Contract) -> str | None:
+    """The text key column a large window is read in ranges of (the first key column)."""
+    keys = [c for c in contract.columns if c.is_primary_key]
+    if keys and keys[0].logical_type == "string":
+        return keys[0].name
+    return None
+
+
+def text_literal(value: str) -> str:
+    """A text value as a standard SQL string literal (quotes doubled)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def key_ranges(column: str, bounds: list[str]) -> list[str]:
+    """``WHERE`` conditions that cover every row exactly once, split at ``bounds``.
+
+    Rows without a key fall in the first range (the contract check quarantines them). The
+    comparisons are the database's own: ``bounds`` come in its ``ORDER BY`` order (its
+    collation, which need not be Python's), so they are not sorted here.
+    """
+    if not bounds:
+        return []
+    name = f'"{column}"'
+    cuts = [text_literal(b) for b in dict.fromkeys(bounds)]
+    ranges = [f"({name} < {cuts[0]} or {name} is null)"]
+    ranges += [f"({name} >= {low} and {name} < {high})" for low, high in pairwise(cuts)]
+    ranges.append(f"{name} >= {cuts[-1]}")
+    return ranges
 
 
 def partition_column(contract: Contract) -> str | None:
@@ -276,10 +322,47 @@ def high_watermark(spark: SparkSession, crm: CrmConnection, contract: Contract) 
     return None if value is None or value[0] is None else str(value[0])
 
 
+def split_bounds(
+    spark: SparkSession, crm: CrmConnection, contract: Contract, window: ReadWindow, column: str
+) -> list[str]:
+    """Where to cut a large window into key ranges of about equal size (none if it is small).
+
+    Two pushed-down queries: the window's row count, then every ``step``-th key in the
+    database's own order.
+    """
+    where = window_filter(crm, window)
+    table = f'"{contract.entity}"'
+    counted = (
+        _reader(spark, crm, f"(select count(*) as n from {table} where {where}) crm_count")
+        .load()
+        .first()
+    )
+    rows = int(counted[0]) if counted is not None and counted[0] is not None else 0
+    parts = min(MAX_PARTITIONS, -(-rows // ROWS_PER_READ))
+    if parts < 2:
+        return []
+    step = rows // parts
+    key = f'"{column}"'
+    ranked = (
+        f"(select {key} as bound, rn from (select {key}, row_number() over (order by {key}) as rn"
+        f" from {table} where {where} and {key} is not null) ranked"
+        f" where rn > 1 and rn % {step} = 1 and rn <= {step * (parts - 1) + 1}) crm_bounds"
+    )
+    reader = _reader(spark, crm, ranked).option("customSchema", "bound STRING, rn LONG")
+    # In the database's order (its collation), by rank: not re-sorted by Python or Spark.
+    return [r.bound for r in sorted(reader.load().collect(), key=lambda r: r.rn)]
+
+
 def extract(
     spark: SparkSession, crm: CrmConnection, contract: Contract, window: ReadWindow
 ) -> DataFrame:
-    """The window's rows as the CRM holds them (SQLite: every column as text)."""
+    """The window's rows as the CRM holds them (SQLite: every column as text).
+
+    Read with one connection per key range, at most ``MAX_PARTITIONS``: a single numeric
+    key in ranges of equal width; a text key, once the window holds more than
+    ``ROWS_PER_READ`` rows, at cuts the database picks (:func:`split_bounds`); anything else
+    in one read.
+    """
     column = partition_column(contract)
     options = partitioning(None, None, None)
     if column is not None:
@@ -292,15 +375,25 @@ def extract(
         )
         if bounds is not None:
             options = partitioning(column, bounds[0], bounds[1])
-    reader = _reader(spark, crm, window_query(crm, contract, window))
-    for key, value in options.items():
-        reader = reader.option(key, value)
-    if crm.dialect == "sqlite":
-        # sqlite-jdbc guesses types from declarations; text keeps every value as stored and
-        # lets the contract check name what does not parse.
-        text = [n for n in contract.column_names if n != options.get("partitionColumn")]
-        reader = reader.option("customSchema", ", ".join(f"`{n}` STRING" for n in text))
-    rows = reader.load()
+    ranges: list[str] = []
+    if column is None and (text_key := split_column(contract)) is not None:
+        ranges = key_ranges(text_key, split_bounds(spark, crm, contract, window, text_key))
+
+    def read(key_range: str | None) -> DataFrame:
+        reader = _reader(spark, crm, window_query(crm, contract, window, key_range))
+        for key, value in options.items():
+            reader = reader.option(key, value)
+        if crm.dialect == "sqlite":
+            # sqlite-jdbc guesses types from declarations; text keeps every value as stored
+            # and lets the contract check name what does not parse.
+            text = [n for n in contract.column_names if n != options.get("partitionColumn")]
+            reader = reader.option("customSchema", ", ".join(f"`{n}` STRING" for n in text))
+        return reader.load()
+
+    # One read per key range, each a partition of its own. (DataFrameReader.jdbc's
+    # ``predicates`` would do the same, but it loses case-sensitive driver properties:
+    # PostgreSQL's currentSchema did not reach the driver.)
+    rows = reduce(DataFrame.unionAll, [read(r) for r in ranges]) if ranges else read(None)
     for name in rows.columns:
         # JDBC type hints (SQLite TEXT arrives as varchar(0)) would become Delta constraints.
         rows = rows.withMetadata(name, {})

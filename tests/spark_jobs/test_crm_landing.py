@@ -27,6 +27,8 @@ from spark_jobs.crm import (
     CrmConnectionError,
     ReadWindow,
     crm_connection,
+    extract,
+    key_ranges,
     land_crm,
     partition_column,
     partitioning,
@@ -232,6 +234,56 @@ def test_read_windows_round_trip_and_push_their_bounds_down() -> None:
     }
 
 
+def test_key_ranges_cover_every_key_once_with_the_missing_keys_in_the_first() -> None:
+    assert key_ranges("customer_id", []) == []
+    # The database's order is kept (not Python's), a repeated cut collapses, quotes double.
+    assert key_ranges("customer_id", ["b", "O'Neil", "O'Neil"]) == [
+        '("customer_id" < \'b\' or "customer_id" is null)',
+        "(\"customer_id\" >= 'b' and \"customer_id\" < 'O''Neil')",
+        "\"customer_id\" >= 'O''Neil'",
+    ]
+
+
+def test_a_large_text_keyed_window_is_read_in_key_ranges_that_miss_and_repeat_no_row(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    contract = get_contract("crm.customers")
+    database = tmp_path / "crm.db"
+    engine = sa.create_engine(f"sqlite:///{database}")
+    columns = ", ".join(f'"{c}" text' for c in contract.column_names)
+    keys: list[str | None] = [f"C{i:05d}" for i in range(37)] + ["O'Neil", "c-lower", None]
+    with engine.begin() as connection:
+        # SQLite lets a text primary key be null: the range read must still return that row.
+        connection.exec_driver_sql(
+            f'create table customers ({columns}, primary key ("customer_id"))'
+        )
+        names = ", ".join(f'"{c}"' for c in contract.column_names)
+        marks = ", ".join(f":p{i}" for i in range(len(contract.column_names)))
+        for n, key in enumerate(keys):
+            row = {c: f"v{n}" for c in contract.column_names}
+            row["customer_id"], row["updated_at"] = key, f"2026-09-01 08:00:{n:02d}.000000"
+            connection.execute(
+                sa.text(f"insert into customers ({names}) values ({marks})"),
+                {f"p{i}": v for i, v in enumerate(row.values())},
+            )
+    engine.dispose()
+    source = crm_connection(f"sqlite:///{database}")
+    window = ReadWindow(None, "2026-09-01 08:00:59.000000")
+
+    def read() -> tuple[int, list[tuple[Any, ...]]]:
+        rows = extract(spark, source, contract, window).drop("_source_file")
+        return rows.rdd.getNumPartitions(), sorted(
+            (tuple(r) for r in rows.collect()), key=lambda r: [str(v) for v in r]
+        )
+
+    parts, whole = read()
+    assert parts == 1 and len(whole) == len(keys)
+    monkeypatch.setattr(crm, "ROWS_PER_READ", 10)  # 40 rows: four ranges
+    parts, ranged = read()
+    assert parts == crm.MAX_PARTITIONS
+    assert ranged == whole  # the null key and the quoted one included, none twice
+
+
 # ------------------------------------------------------------------ landing
 
 
@@ -414,10 +466,16 @@ def test_a_crashed_batch_reruns_with_its_planned_bounds_and_writes_no_version_tw
 
 @pytest.mark.postgres
 def test_crm_in_postgresql_lands_incrementally(
-    request: pytest.FixtureRequest, tmp_path: Path, postgres_schema: tuple[str, sa.Engine, str]
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    postgres_schema: tuple[str, sa.Engine, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     crm_url, _, _ = postgres_schema
     spark: SparkSession = request.getfixturevalue("spark")  # only once there is a database
+    # Customers, accounts and subscriptions are then read in key ranges that PostgreSQL
+    # cuts and compares in its own collation; the reconciliations must still be whole.
+    monkeypatch.setattr(crm, "ROWS_PER_READ", 300)
     settings = Settings(home=tmp_path / "home", crm_database_url=crm_url)
     result = generate(CONFIG, settings)
     lake = Lake(str(tmp_path / "lakehouse"))
@@ -425,6 +483,8 @@ def test_crm_in_postgresql_lands_incrementally(
     assert [r.contract for r in reports] == LANDED
     for report in reports:
         assert report.balanced and report.received == result.row_counts[report.contract]
+    ranged = deltalake.DeltaTable(lake.bronze(get_contract("crm.customers"))).file_uris()
+    assert len(ranged) == crm.MAX_PARTITIONS  # a file per key range
     customers = _silver(spark, lake, "crm.customers")
     assert dict(customers.dtypes)["updated_at"] == "timestamp"
     customer = _current_id(spark, lake, "crm.customers")

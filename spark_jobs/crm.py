@@ -270,7 +270,8 @@ def key_ranges(column: str, bounds: list[str]) -> list[str]:
 
 
 def partition_column(contract: Contract) -> str | None:
-    """A single numeric key to split reads on (every CRM key today is text: one read)."""
+    """A single numeric key to split reads on by value (every CRM key today is text, which
+    :func:`split_column` splits instead)."""
     keys = [c for c in contract.columns if c.is_primary_key]
     if len(keys) == 1 and keys[0].logical_type == "integer":
         return keys[0].name
@@ -379,16 +380,15 @@ def extract(
     if column is None and (text_key := split_column(contract)) is not None:
         ranges = key_ranges(text_key, split_bounds(spark, crm, contract, window, text_key))
 
+    if crm.dialect == "sqlite":
+        # sqlite-jdbc guesses types from declarations; text keeps every value as stored and
+        # lets the contract check name what does not parse.
+        text = [n for n in contract.column_names if n != options.get("partitionColumn")]
+        options["customSchema"] = ", ".join(f"`{n}` STRING" for n in text)
+
     def read(key_range: str | None) -> DataFrame:
         reader = _reader(spark, crm, window_query(crm, contract, window, key_range))
-        for key, value in options.items():
-            reader = reader.option(key, value)
-        if crm.dialect == "sqlite":
-            # sqlite-jdbc guesses types from declarations; text keeps every value as stored
-            # and lets the contract check name what does not parse.
-            text = [n for n in contract.column_names if n != options.get("partitionColumn")]
-            reader = reader.option("customSchema", ", ".join(f"`{n}` STRING" for n in text))
-        return reader.load()
+        return reader.options(**options).load()
 
     # One read per key range, each a partition of its own. (DataFrameReader.jdbc's
     # ``predicates`` would do the same, but it loses case-sensitive driver properties:

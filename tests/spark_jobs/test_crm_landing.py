@@ -223,7 +223,7 @@ def test_read_windows_round_trip_and_push_their_bounds_down() -> None:
     assert lite.startswith('(select "plan_id", "plan_name"') and lite.endswith(") crm_rows")
     pg = window_query(crm_connection("postgresql://u@h/db"), plans, first)
     assert pg.endswith(f"where \"updated_at\" <= cast('{W1}+00' as timestamptz)) crm_rows")
-    # Every CRM key is text: one read per table (numeric keys would split into <= 4 ranges).
+    # Every CRM key is text (split by row count, see below); numeric keys split by value.
     assert partition_column(plans) is None
     assert partitioning(None, None, None) == {"numPartitions": "1"}
     assert partitioning("ticket_number", 1, 1_000_000) == {

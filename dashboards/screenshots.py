@@ -172,6 +172,32 @@ def wait_until_painted(page: Page, charts: int, deadline: float) -> int:
     return painted
 
 
+def capture(page: Page, path: Path, charts: int, deadline: float) -> int:
+    """Shoot the whole dashboard once every chart has drawn; return how many had drawn.
+
+    A full-page capture of a page taller than the window grows the window while it shoots,
+    and the grid lays out again blank. So the window is sized to the page once, before,
+    and the shot is of the window itself, which nothing resizes. (Sizing it again would
+    not converge: the page fills at least the window, so it grows with it.) Charts are
+    counted right before and right after the shot; if one was missing, it is taken again,
+    until the deadline.
+    """
+    wait_until_painted(page, charts, deadline)
+    height = int(page.evaluate("() => document.documentElement.scrollHeight"))
+    if height > VIEWPORT["height"]:
+        page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
+        page.wait_for_timeout(1000)  # the resize reaches the grid, which lays out again
+    while True:
+        wait_until_painted(page, charts, deadline)
+        page.wait_for_timeout(1500)  # chart animations settle
+        before = int(page.evaluate(PAINTED_CHARTS_JS))
+        page.screenshot(path=str(path), full_page=False)
+        painted = min(before, int(page.evaluate(PAINTED_CHARTS_JS)))
+        if painted >= charts or time.monotonic() >= deadline:
+            return painted
+        page.wait_for_timeout(1000)
+
+
 def render(
     page: Page,
     base: str,
@@ -196,20 +222,11 @@ def render(
             break
         page.wait_for_timeout(500)
     # Data arriving is not the grid painting: on a busy machine React can take seconds more.
-    painted = wait_until_painted(page, len(expected), deadline)
-    # A full-page capture of a page taller than the window resizes the window while it
-    # shoots, and the grid lays out again blank. Size the window to the page first.
-    height = int(page.evaluate("() => document.documentElement.scrollHeight"))
-    if height > VIEWPORT["height"]:
-        page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
-        page.wait_for_timeout(1000)  # the resize reaches the grid, which lays out again
-        painted = wait_until_painted(page, len(expected), deadline)
-    page.wait_for_timeout(1500)  # chart animations settle
+    path = out / f"{slug}.png"
+    painted = capture(page, path, len(expected), deadline)
     shown = []
     for selector in ERROR_SELECTORS:
         shown += [text.strip() for text in page.locator(selector).all_inner_texts() if text]
-    path = out / f"{slug}.png"
-    page.screenshot(path=str(path), full_page=True)
     page.remove_listener("request", requests.started)
     page.remove_listener("response", requests.finished)
     page.set_viewport_size(VIEWPORT)

@@ -34,6 +34,15 @@ LOCAL_DEFAULTS = {
 }
 
 JVM_GC = "-XX:+UseParallelGC"
+# HotSpot leaves methods over 8,000 bytes of bytecode to its interpreter. Spark compiles each
+# whole-stage plan into one method, and a wide contract's checks (every column typed, tested
+# and kept beside its received text) go over that: the CRM tables' passes ran interpreted.
+# (Spark's other remedy, ``spark.sql.codegen.hugeMethodLimit=8000``, would run such plans
+# without generated code at all.) CRM at 200,000 customers: 86.8, 80.5 and 85.9 s without
+# the flag, 76.5, 80.3 and 77.9 s with it, alternating runs; billing, telemetry and
+# interactions unchanged.
+JVM_JIT = "-XX:-DontCompileHugeMethods"
+JVM_OPTIONS = f"{JVM_GC} {JVM_JIT}"
 
 
 def spark_config(settings: Settings) -> dict[str, Any]:
@@ -57,9 +66,9 @@ def spark_config(settings: Settings) -> dict[str, Any]:
     # the two cores on its concurrent work than its short pauses saved (billing at 200,000
     # customers: 242 and 244 s with G1, 216, 207 and 216 s with this, alternating runs).
     config["spark.driver.extraJavaOptions"] = (
-        f"-Dderby.system.home={settings.home / 'spark'} {JVM_GC}"
+        f"-Dderby.system.home={settings.home / 'spark'} {JVM_OPTIONS}"
     )
-    config["spark.executor.extraJavaOptions"] = JVM_GC
+    config["spark.executor.extraJavaOptions"] = JVM_OPTIONS
     return config
 
 

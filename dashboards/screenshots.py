@@ -163,13 +163,10 @@ def save_query_contexts(page: Page, base: str, requests: ChartRequests) -> int:
     return saved
 
 
-def wait_until_painted(page: Page, charts: int, deadline: float) -> int:
-    """Wait (until the deadline) for ``charts`` charts to have drawn; return how many have."""
-    painted = int(page.evaluate(PAINTED_CHARTS_JS))
-    while time.monotonic() < deadline and painted < charts:
+def wait_until_painted(page: Page, charts: int, deadline: float) -> None:
+    """Wait (until the deadline) for ``charts`` charts to have drawn."""
+    while time.monotonic() < deadline and int(page.evaluate(PAINTED_CHARTS_JS)) < charts:
         page.wait_for_timeout(500)
-        painted = int(page.evaluate(PAINTED_CHARTS_JS))
-    return painted
 
 
 def capture(page: Page, path: Path, charts: int, deadline: float) -> int:

@@ -347,6 +347,14 @@ def _anchors(session: Session, key: bytes, chain_id: str) -> list[dict[str, Any]
     ]
 
 
+_ENTRIES = cast(sa.Table, AuditEntry.__table__)
+_ENTRY_COLUMNS = tuple(c.key for c in _ENTRIES.columns if c.key != "id")
+
+
+def _entry_row(entry: AuditEntry) -> dict[str, Any]:
+    return {name: getattr(entry, name) for name in _ENTRY_COLUMNS}
+
+
 def write_entries(
     session: Session,
     *,
@@ -358,7 +366,8 @@ def write_entries(
 ) -> tuple[list[AuditEntry], ChainHead]:
     """Insert ``events`` after ``head`` (None: start the chain) and move the head row.
 
-    Runs inside the caller's transaction; the entries come back detached (ids set).
+    Runs inside the caller's transaction; the entries come back as values, not attached to
+    the session (their ``id`` is not read back).
     """
     now = now.astimezone(UTC)
     pending = list(events)
@@ -385,8 +394,12 @@ def write_entries(
         entry = _new_entry(key, chain_id, seq, prev, now, event, own=own)
         entries.append(entry)
         prev = entry.entry_hash
-    session.add_all(entries)
-    session.flush()  # the INSERT comes first: it takes SQLite's write lock, then the head moves
+    # The INSERT comes first: it takes SQLite's write lock, then the head moves. One short
+    # statement executed for many rows (psycopg pipelines it, parsed and prepared once), not
+    # the ORM's multi-row VALUES, whose text changes with the batch size and which psycopg
+    # therefore parses again on every call. Nothing reads an entry's ``id``: a chain is
+    # ordered by ``seq``.
+    session.connection().execute(sa.insert(_ENTRIES), [_entry_row(entry) for entry in entries])
     mac = head_mac(key, chain_id, started_at, seq, prev, now)
     if head is None:
         session.add(
@@ -418,8 +431,6 @@ def write_entries(
                 f"the head of audit chain {chain_id} moved under this writer (a second writer "
                 "on the same chain?)"
             )
-    for entry in entries:
-        session.expunge(entry)
     return entries, ChainHead(chain_id, started_at, seq, prev)
 
 

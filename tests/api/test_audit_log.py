@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from api.audit import AuditEntry, AuditEvent, AuditLog, load_or_create_key, scrub, verify
 from api.audit.log import (
@@ -22,6 +23,7 @@ from api.audit.log import (
     entry_values,
     genesis_hash,
     is_sensitive_key,
+    write_entries,
 )
 from api.audit.reports import customer_access, failed_logins, mfa_failures
 from api.core.clock import FrozenClock
@@ -139,6 +141,42 @@ def test_append_builds_a_keyed_hash_chain(settings: Settings, key: bytes, db: sa
     report = verify(settings, key)
     assert report.ok, report.findings
     assert (report.chains_checked, report.entries_checked) == (1, 5)
+
+
+def test_a_batch_of_any_size_is_written_by_one_statement_text(
+    settings: Settings, key: bytes, db: sa.Engine
+) -> None:
+    """The entries go in as one short INSERT executed for many rows, whatever the batch
+    size: a statement whose text grew with the batch (multi-row VALUES) would be parsed
+    again by the driver on every group commit (psycopg caches only short statements)."""
+    inserts: list[tuple[str, bool, int]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, params: Any, _ctx: Any, many: bool) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO AUDIT_ENTRIES"):
+            inserts.append((statement, many, len(params) if many else 1))
+
+    chain_id, head = "chain-batches", None
+    sa.event.listen(db, "before_cursor_execute", seen)
+    try:
+        for size in (3, 20):
+            with Session(db) as session, session.begin():
+                _, head = write_entries(
+                    session,
+                    key=key,
+                    chain_id=chain_id,
+                    head=head,
+                    events=[event(n) for n in range(size)],
+                    now=START,
+                )
+    finally:
+        sa.event.remove(db, "before_cursor_execute", seen)
+
+    assert len({text for text, _, _ in inserts}) == 1
+    assert [(many, count) for _, many, count in inserts] == [(True, 4), (True, 20)]  # + start
+    stored = rows(db, chain_id)
+    assert [r.seq for r in stored] == list(range(1, 25))
+    assert [r.request_id for r in stored[1:4]] == ["req-0", "req-1", "req-2"]
+    assert verify(settings, key).ok
 
 
 def test_key_file_is_private_and_reused(settings: Settings, key: bytes) -> None:

@@ -144,16 +144,21 @@ class ConnectionGate:
         if self._queue is None:
             yield
             return
-        try:
-            await asyncio.wait_for(self._queue.acquire(), self.timeout)
-        except TimeoutError:
-            raise GateTimeoutError(
-                f"no database connection came free within {self.timeout:g} s"
-            ) from None
+        queue = self._queue
+        if queue.locked():  # no permit free, or others already wait: queue behind them
+            try:
+                async with asyncio.timeout(self.timeout):
+                    await queue.acquire()
+            except TimeoutError:
+                raise GateTimeoutError(
+                    f"no database connection came free within {self.timeout:g} s"
+                ) from None
+        else:  # a permit is free and nobody waits: taken at once, without arming a timer
+            await queue.acquire()
         try:
             yield
         finally:
-            self._queue.release()
+            queue.release()
 
 
 def connection_gate(settings: Settings) -> ConnectionGate:

@@ -348,11 +348,12 @@ def _anchors(session: Session, key: bytes, chain_id: str) -> list[dict[str, Any]
 
 
 _ENTRIES = cast(sa.Table, AuditEntry.__table__)
-_ENTRY_COLUMNS = tuple(c.key for c in _ENTRIES.columns if c.key != "id")
 
 
 def _entry_row(entry: AuditEntry) -> dict[str, Any]:
-    return {name: getattr(entry, name) for name in _ENTRY_COLUMNS}
+    """The stored columns of a new entry: the hashed ones and its two hashes (the database
+    numbers ``id``)."""
+    return {**entry_values(entry), "prev_hash": entry.prev_hash, "entry_hash": entry.entry_hash}
 
 
 def write_entries(
@@ -395,10 +396,9 @@ def write_entries(
         entries.append(entry)
         prev = entry.entry_hash
     # The INSERT comes first: it takes SQLite's write lock, then the head moves. One short
-    # statement executed for many rows (psycopg pipelines it, parsed and prepared once), not
-    # the ORM's multi-row VALUES, whose text changes with the batch size and which psycopg
-    # therefore parses again on every call. Nothing reads an entry's ``id``: a chain is
-    # ordered by ``seq``.
+    # statement for all the rows (executemany: psycopg parses it once), not the ORM's
+    # multi-row VALUES, whose text grows with the batch and is parsed again on every call.
+    # Nothing reads an entry's ``id`` back: a chain is ordered by ``seq``.
     session.connection().execute(sa.insert(_ENTRIES), [_entry_row(entry) for entry in entries])
     mac = head_mac(key, chain_id, started_at, seq, prev, now)
     if head is None:

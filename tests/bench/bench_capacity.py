@@ -19,7 +19,8 @@ Knobs: BENCH_CUSTOMERS (1000000), BENCH_WORKERS (2), BENCH_USERS ("50,200,500,10
 BENCH_STEP_SECONDS (30), BENCH_WARMUP_SECONDS (8), BENCH_USAGE_DAYS (2: days of daily usage
 published, CEMS_SERVING_USAGE_DAYS), BENCH_ACCOUNTS (2000 customer accounts), BENCH_RATES
 (target req/s of part 2; default: fractions of the best closed-loop rate), BENCH_KEEP_DB=1
-(keep the loaded cluster's folder under /tmp and print it; still stops the server).
+(keep the loaded cluster's folder under /tmp and print it, and keep .cems/bench-capacity with
+the keys its personal fields are encrypted with and the sessions' tokens; still stops the server).
 """
 
 from __future__ import annotations
@@ -471,7 +472,8 @@ def main() -> None:
     home = REPO / ".cems" / "bench-capacity"
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
-    _cleanups.append(lambda: shutil.rmtree(home, ignore_errors=True))
+    if not os.environ.get("BENCH_KEEP_DB"):  # the kept cluster's keys and tokens are here
+        _cleanups.append(lambda: shutil.rmtree(home, ignore_errors=True))
     results_path = REPO / ".cems" / "bench-capacity-results.json"
 
     print("Base gold lakehouse (built once, kept in .cems/bench-capacity-gold) ...", flush=True)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth.models import Session, User
 from api.core.permissions import STAFF_ROLES, Role
+from api.db.prepared import Prepared
 from data_contracts.settings import Settings
 
 TOUCH_EVERY = timedelta(seconds=30)  # last_seen_at is written at most this often
@@ -110,13 +111,14 @@ class UserView:
 
 _SESSIONS, _USERS = cast(sa.Table, Session.__table__), cast(sa.Table, User.__table__)
 _S, _U = _SESSIONS.c, _USERS.c
-# Built once, Core columns rather than ORM entities: the check runs on every request, and
-# building the statement and loading two entities cost more CPU than the round trip itself.
+# Built once, Core columns rather than ORM entities, sent by the driver (api.db.prepared): the
+# check runs on every request, and building the statement, loading two entities and
+# SQLAlchemy's execution path cost more CPU than the round trip itself.
 _RESOLVE_COLUMNS = (
     _S.id, _S.role, _S.auth_method, _S.authenticated_at, _S.expires_at, _S.last_seen_at,
     _S.mfa_at, _S.revoked_at, _U.id, _U.email, _U.role, _U.customer_id, _U.disabled,
 )  # fmt: skip
-_RESOLVE = (
+_RESOLVE = Prepared(
     sa.select(*_RESOLVE_COLUMNS)
     .select_from(_SESSIONS.join(_USERS, _U.id == _S.user_id))
     .where(_S.token_hash == sa.bindparam("token_hash"))
@@ -136,7 +138,7 @@ async def resolve(
     Raises :class:`SessionInvalidError`. The touch (``last_seen_at``, at most every
     ``TOUCH_EVERY``) is sent in ``db``'s transaction; the caller commits it.
     """
-    row: Any = (await db.execute(_RESOLVE, {"token_hash": token_hash(token)})).first()
+    row: Any = await _RESOLVE.first(db, {"token_hash": token_hash(token)})
     if row is None:
         raise SessionInvalidError("Your session is not valid; sign in again.")
     (sid, role, method, authenticated_at, expires_at, last_seen_at, mfa_at, revoked_at,

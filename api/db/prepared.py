@@ -58,13 +58,13 @@ class Prepared:
 
     def __init__(self, statement: _Select) -> None:
         self.statement = statement
-        self._compiled: dict[int, tuple[Dialect, _Compiled]] = {}
+        self._compiled: dict[Dialect, _Compiled] = {}  # one per engine, in practice
 
     def _for(self, dialect: Dialect) -> _Compiled:
-        found = self._compiled.get(id(dialect))
-        if found is None or found[0] is not dialect:
-            found = self._compiled[id(dialect)] = (dialect, compile_for(self.statement, dialect))
-        return found[1]
+        found = self._compiled.get(dialect)
+        if found is None:
+            found = self._compiled[dialect] = _compile(self.statement, dialect)
+        return found
 
     async def first(self, db: AsyncSession, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The first row (processed as SQLAlchemy would), or None."""
@@ -87,7 +87,7 @@ class Prepared:
         return None if row is None else compiled.row(row)
 
 
-def compile_for(statement: _Select, dialect: Dialect) -> _Compiled:
+def _compile(statement: _Select, dialect: Dialect) -> _Compiled:
     compiled = statement.compile(dialect=dialect)
     binds: dict[str, Callable[[Any], Any]] = {}
     for name, bind in compiled.binds.items():
@@ -98,7 +98,7 @@ def compile_for(statement: _Select, dialect: Dialect) -> _Compiled:
         column.type.dialect_impl(dialect).result_processor(dialect, None)
         for column in statement.selected_columns
     ]
-    positions = list(compiled.positiontup) if compiled.positional and compiled.positiontup else None
+    positions = list(compiled.positiontup or ()) if compiled.positional else None
     return _Compiled(
         sql=compiled.string,
         positions=positions,

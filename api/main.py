@@ -49,12 +49,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         engine = async_engine(settings)
         app.state.engine = engine
         app.state.db_gate = connection_gate(settings)  # first come, first served (api.deps)
-        app.state.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
         # Reads (GET, HEAD) run in autocommit: no BEGIN and COMMIT round trips. Each of
         # their statements is one snapshot, and every read is pinned to a publication version.
-        app.state.read_sessionmaker = async_sessionmaker(
-            engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
-        )
+        app.state.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         # The audit writer has connections of its own: requests wait for their entry while
         # holding a pooled connection, so sharing the pool could starve the writer under load.
         audit_engine = audit_engine_for(settings) or engine

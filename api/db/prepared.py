@@ -1,4 +1,4 @@
-"""Prebuilt one-row reads sent straight to the driver: the checks every request makes.
+"""Prebuilt reads sent straight to the driver: the checks and lookups every request makes.
 
 Every API request checks its session and most read the customer's row: two one-row lookups
 by key. Through ``AsyncSession.execute`` each costs about 0.5 ms of CPU on a small VM, more
@@ -7,8 +7,13 @@ result wrappers, a greenlet switch) rather than in the driver. A :class:`Prepare
 is still an ordinary Core construct, compiled once per dialect: the SQL, the paramstyle, the
 literal parameters and the bind and result processors all come from SQLAlchemy, so it runs
 unchanged on SQLite (aiosqlite) and PostgreSQL (psycopg), whose async connections both offer
-``await connection.execute(sql, params)`` and ``await cursor.fetchone()``. It runs on the
-connection the session already holds, inside its transaction if it has one.
+``await connection.execute(sql, params)`` and ``await cursor.fetchone()``/``fetchall()``.
+
+It runs on the connection the session uses, inside its transaction if it has one. The API
+binds each request's session to a connection it checked out and names that connection in the
+session's ``info`` (``CONNECTION``, :func:`api.deps.get_db`), so the driver connection is one
+attribute away; any other session is asked for its connection (``AsyncSession.connection``,
+which alone costs about as much CPU as the read).
 
 Errors keep their usual handling: if the driver raises, the statement is sent once more
 through ``AsyncSession.execute`` (a read, so sending it again changes nothing), which raises
@@ -26,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+CONNECTION = "cems.connection"  # the request's AsyncConnection, in AsyncSession.info
 _Processor = Callable[[Any], Any] | None
 _Select = sa.Select[*tuple[Any, ...]]
 
@@ -54,7 +60,7 @@ class _Compiled:
 
 
 class Prepared:
-    """A Core ``SELECT`` of one row, compiled once per dialect and sent by the driver."""
+    """A Core ``SELECT``, compiled once per dialect and sent by the driver."""
 
     def __init__(self, statement: _Select) -> None:
         self.statement = statement
@@ -68,23 +74,41 @@ class Prepared:
 
     async def first(self, db: AsyncSession, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The first row (processed as SQLAlchemy would), or None."""
-        connection = await db.connection()
+        rows = await self._send(db, params, one=True)
+        return rows[0] if rows else None
+
+    async def all(self, db: AsyncSession, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Every row (processed as SQLAlchemy would)."""
+        return await self._send(db, params, one=False)
+
+    async def _send(
+        self, db: AsyncSession, params: Mapping[str, Any], *, one: bool
+    ) -> list[tuple[Any, ...]]:
+        connection = db.info.get(CONNECTION)
+        if connection is None or connection.sync_connection.invalidated:
+            connection = await db.connection()
+            driver = (await connection.get_raw_connection()).driver_connection
+        else:
+            driver = connection.sync_connection.connection.driver_connection
         compiled = self._for(connection.dialect)
-        raw = await connection.get_raw_connection()
-        driver = raw.driver_connection
         assert driver is not None  # a checked-out connection
         try:
             cursor = await driver.execute(compiled.sql, compiled.params(params))
             try:
-                row = await cursor.fetchone()
+                if one:
+                    row = await cursor.fetchone()
+                    raw = [] if row is None else [row]
+                else:
+                    raw = await cursor.fetchall()
             finally:
                 await cursor.close()
         except Exception:
             # Let SQLAlchemy raise it as it raises every database error (and invalidate a
             # dead connection's pool): the statement only reads, so sending it again is safe.
-            result = (await db.execute(self.statement, dict(params))).first()
-            return None if result is None else tuple(result)
-        return None if row is None else compiled.row(row)
+            result = await db.execute(self.statement, dict(params))
+            found = [result.first()] if one else list(result.all())
+            return [tuple(r) for r in found if r is not None]
+        return [compiled.row(r) for r in raw]
 
 
 def _compile(statement: _Select, dialect: Dialect) -> _Compiled:

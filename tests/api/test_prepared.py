@@ -1,4 +1,4 @@
-"""Prepared one-row reads sent by the driver answer exactly what SQLAlchemy's execute answers."""
+"""Prepared reads sent by the driver answer exactly what SQLAlchemy's execute answers."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from api.db.prepared import Prepared
+from api.db.prepared import CONNECTION, Prepared
 
 
 class Reversed(sa.types.TypeDecorator[str]):
@@ -45,6 +45,13 @@ BY_ID = Prepared(
 )
 BY_SECRET = Prepared(
     sa.select(things.c.id).where(things.c.secret == sa.bindparam("secret", type_=Reversed))
+)
+PAGE = Prepared(
+    sa.select(things.c.id, things.c.secret, sa.func.count().over().label("total"))
+    .where(things.c.status == sa.bindparam("status"))
+    .order_by(things.c.id.desc())
+    .limit(sa.bindparam("limit"))
+    .offset(sa.bindparam("offset"))
 )
 AT = datetime(2026, 11, 29, 8, 30, 15, 123456, tzinfo=UTC)
 
@@ -121,5 +128,40 @@ def test_a_driver_error_is_raised_as_sqlalchemy_raises_it(url: str) -> None:
             with pytest.raises(sa.exc.DBAPIError) as raised:
                 await BY_ID.first(db, {"id": "a"})
             assert "prepared_things" in str(raised.value)
+
+    _run(url, scenario)
+
+
+def test_all_rows_match_sqlalchemys_execute_page_by_page(url: str) -> None:
+    async def scenario(maker: async_sessionmaker[AsyncSession]) -> None:
+        async with maker() as db:
+            for status, limit, offset in [
+                ("live", 1, 0), ("live", 5, 0), ("live", 1, 1), ("live", 5, 9), ("gone", 5, 0),
+            ]:  # fmt: skip
+                params = {"status": status, "limit": limit, "offset": offset}
+                expected = [tuple(r) for r in (await db.execute(PAGE.statement, params)).all()]
+                assert await PAGE.all(db, params) == expected, params
+            page = await PAGE.all(db, {"status": "live", "limit": 5, "offset": 0})
+            assert page == [("b", None, 2), ("a", "open sesame", 2)]  # ordered, processed
+
+    _run(url, scenario)
+
+
+def test_it_reads_on_the_connection_the_api_binds_its_session_to(url: str) -> None:
+    """The API's ``get_db``: a checked-out connection, named in the session's ``info``."""
+
+    async def scenario(maker: async_sessionmaker[AsyncSession]) -> None:
+        engine = maker.kw["bind"]
+        async with engine.connect() as connection, AsyncSession(bind=connection) as db:
+            db.info[CONNECTION] = connection
+            await db.execute(
+                things.insert().values(id="new", status="live", seen_at=AT, secret="fresh")
+            )
+            assert await BY_ID.first(db, {"id": "new"}) is not None  # not committed yet
+            assert [
+                r[0] for r in await PAGE.all(db, {"status": "live", "limit": 1, "offset": 0})
+            ] == ["new"]
+            await db.rollback()
+            assert await BY_ID.first(db, {"id": "new"}) is None
 
     _run(url, scenario)

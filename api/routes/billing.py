@@ -110,9 +110,8 @@ async def list_bills(
 ) -> Response:
     customer_id = scoped_customer_id(principal, customer_id)
     await authorize(request, settings, principal, Permission.BILLING_READ, customer_id)
-    snap = await read.current(db)
-    page = await read.transactions(
-        db, snap, customer_id=customer_id, account_id=billing_account_id,
+    snap, page = await read.current_transactions(
+        db, customer_id=customer_id, account_id=billing_account_id,
         transaction_type=BILL_TYPE, limit=limit, offset=offset,
     )  # fmt: skip
     await audit(request, "bill.read", principal=principal, customer_id=customer_id)
@@ -164,10 +163,9 @@ async def list_transactions(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Response:
     await authorize(request, settings, principal, Permission.BILLING_READ, customer_id)
-    snap = await read.current(db)
-    page = await read.transactions(
-        db, snap, customer_id=customer_id, transaction_type=transaction_type,
-        limit=limit, offset=offset,
+    snap, page = await read.current_transactions(
+        db, customer_id=customer_id, transaction_type=transaction_type, limit=limit,
+        offset=offset,
     )  # fmt: skip
     await audit(request, "transaction.read", principal=principal, customer_id=customer_id)
     return json_response(

@@ -174,6 +174,69 @@ async def account(db: AsyncSession, snap: Snapshot, account_id: str) -> dict[str
     return _load(payload) if payload else None
 
 
+def _transactions_statement(by_account: bool, by_type: bool) -> Prepared:
+    """One page of a customer's transactions in the current publication, with the
+    publication and the total (a window count) on every row: one round trip."""
+    t = ServingTransaction
+    query = (
+        sa.select(
+            Publication.version,
+            Publication.as_of_date,
+            t.payload,
+            sa.func.count().over().label("total"),
+        )
+        .join(t, t.version == Publication.version)
+        .where(Publication.status == "current", t.customer_id == sa.bindparam("customer_id"))
+    )
+    if by_account:
+        query = query.where(t.account_id == sa.bindparam("account_id"))
+    if by_type:
+        query = query.where(t.transaction_type == sa.bindparam("transaction_type"))
+    query = query.order_by(t.occurred_at.desc(), t.transaction_id)
+    return Prepared(query.limit(sa.bindparam("limit")).offset(sa.bindparam("offset")))
+
+
+_TRANSACTIONS = {
+    (by_account, by_type): _transactions_statement(by_account, by_type)
+    for by_account in (False, True)
+    for by_type in (False, True)
+}
+
+
+async def current_transactions(
+    db: AsyncSession,
+    *,
+    customer_id: str,
+    account_id: str | None = None,
+    transaction_type: str | None = None,
+    limit: int,
+    offset: int,
+) -> tuple[Snapshot, Page]:
+    """The current publication and a page of a customer's transactions, newest first.
+
+    One statement on the hot path; a page past the end (or an empty list) reads the
+    publication and the count on their own, to tell "nothing published" (503) and the total.
+    """
+    params: dict[str, Any] = {"customer_id": customer_id, "limit": limit, "offset": offset}
+    if account_id:
+        params["account_id"] = account_id
+    if transaction_type:
+        params["transaction_type"] = transaction_type
+    statement = _TRANSACTIONS[(bool(account_id), bool(transaction_type))]
+    rows = await statement.all(db, params)
+    if rows:
+        version, as_of, _payload, total = rows[0]
+        return Snapshot(int(version), as_of), Page([_load(r[2]) for r in rows], int(total))
+    snap = await current(db)
+    if offset == 0:
+        return snap, Page([], 0)
+    page = await transactions(
+        db, snap, customer_id=customer_id, account_id=account_id,
+        transaction_type=transaction_type, limit=limit, offset=offset,
+    )  # fmt: skip
+    return snap, page
+
+
 async def transactions(
     db: AsyncSession,
     snap: Snapshot,

@@ -114,6 +114,24 @@ def test_bills_and_transactions_come_newest_first_with_paging(api: Api, gold_set
     assert page.headers["X-As-Of"] == str(_gold(gold_settings, "dim_customers")["as_of_date"][0])
     items = page.json()
     assert items[0]["occurred_at"] >= items[1]["occurred_at"]
+    url = f"/api/v1/customers/{customer}/transactions"
+    # Pages follow one another; a page past the end is empty and still carries the total.
+    four = api.client.get(f"{url}?limit=4", headers=headers).json()
+    second = api.client.get(f"{url}?limit=2&offset=2", headers=headers)
+    assert second.headers["X-Total-Count"] == str(counts[customer])
+    assert [t["transaction_id"] for t in items + second.json()] == [
+        t["transaction_id"] for t in four
+    ]
+    past = api.client.get(f"{url}?offset=1000", headers=headers)
+    assert past.status_code == 200 and past.json() == []
+    assert past.headers["X-Total-Count"] == str(counts[customer])
+    assert past.headers["X-As-Of"] == page.headers["X-As-Of"]
+    payments = [
+        r for r in tx if r["customer_id"] == customer and r["transaction_type"] == "payment"
+    ]
+    typed = api.client.get(f"{url}?transaction_type=payment&limit=1", headers=headers)
+    assert typed.headers["X-Total-Count"] == str(len(payments))
+    assert {t["transaction_type"] for t in typed.json()} <= {"payment"}
     bills = api.client.get(
         "/tmf-api/customerBillManagement/v5/customerBill", headers=headers
     ).json()
@@ -121,6 +139,15 @@ def test_bills_and_transactions_come_newest_first_with_paging(api: Api, gold_set
         r for r in tx if r["customer_id"] == customer and r["transaction_type"] == "invoice"
     ]
     assert {b["id"] for b in bills} == {r["invoice_id"] for r in invoices}
+    account = invoices[0]["account_id"]
+    on_account = api.client.get(
+        f"/tmf-api/customerBillManagement/v5/customerBill?billing_account_id={account}&limit=1",
+        headers=headers,
+    )
+    assert on_account.headers["X-Total-Count"] == str(
+        sum(1 for r in invoices if r["account_id"] == account)
+    )
+    assert [b["billing_account_id"] for b in on_account.json()] == [account]
     one = api.client.get(bills[0]["href"], headers=headers)
     assert one.status_code == 200 and one.json()["@type"] == "CustomerBill"
     accounts = api.client.get("/tmf-api/accountManagement/v5/billingAccount", headers=headers)

@@ -289,6 +289,36 @@ class ChainHead:
     hash: str
 
 
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    """An entry as written: the row of ``audit_entries`` but its ``id`` (numbered by the
+    database, never read back: a chain is ordered by ``seq``)."""
+
+    chain_id: str
+    seq: int
+    occurred_at: datetime
+    actor_id: str | None
+    actor_role: str | None
+    actor_label: str | None
+    action: str
+    resource: str
+    customer_id: str | None
+    outcome: str
+    status_code: int | None
+    source_address: str | None
+    request_id: str | None
+    detail: str | None
+    prev_hash: str
+    entry_hash: str
+
+    def row(self) -> dict[str, Any]:
+        """The values to insert."""
+        return {name: getattr(self, name) for name in _STORED_COLUMNS}
+
+
+_STORED_COLUMNS = (*HASHED_COLUMNS, "prev_hash", "entry_hash")
+
+
 def _new_entry(
     key: bytes,
     chain_id: str,
@@ -298,27 +328,29 @@ def _new_entry(
     event: AuditEvent,
     *,
     own: bool = False,
-) -> AuditEntry:
-    """The entry for ``event``; ``own``: the log's own chain-start entry (detail kept as is)."""
-    entry = AuditEntry(
-        chain_id=chain_id,
-        seq=seq,
-        occurred_at=now.astimezone(UTC),
-        actor_id=_clip(event.actor_id, m.ACTOR_LENGTH),
-        actor_role=_clip(event.actor_role, m.ROLE_LENGTH),
-        actor_label=_clip(event.actor_label, m.ACTOR_LENGTH),
-        action=event.action[: m.ACTION_LENGTH],
-        resource=scrub_resource(event.resource)[: m.RESOURCE_LENGTH],
-        customer_id=_clip(event.customer_id, m.CUSTOMER_ID_LENGTH),
-        outcome=event.outcome,
-        status_code=event.status_code,
-        source_address=_clip(event.source_address, m.ADDRESS_LENGTH),
-        request_id=_clip(event.request_id, m.REQUEST_ID_LENGTH),
-        detail=canonical_detail(event.detail, scrubbed=not own),
-        prev_hash=prev,
-    )
-    entry.entry_hash = entry_hash(key, prev, entry_values(entry))
-    return entry
+) -> StoredEntry:
+    """The entry for ``event``; ``own``: the log's own chain-start entry (detail kept as is).
+
+    A plain value rather than an ORM ``AuditEntry``: building an instrumented entity costs
+    more than hashing it, and nothing loads it into a session.
+    """
+    values: dict[str, Any] = {
+        "chain_id": chain_id,
+        "seq": seq,
+        "occurred_at": now.astimezone(UTC),
+        "actor_id": _clip(event.actor_id, m.ACTOR_LENGTH),
+        "actor_role": _clip(event.actor_role, m.ROLE_LENGTH),
+        "actor_label": _clip(event.actor_label, m.ACTOR_LENGTH),
+        "action": event.action[: m.ACTION_LENGTH],
+        "resource": scrub_resource(event.resource)[: m.RESOURCE_LENGTH],
+        "customer_id": _clip(event.customer_id, m.CUSTOMER_ID_LENGTH),
+        "outcome": event.outcome,
+        "status_code": event.status_code,
+        "source_address": _clip(event.source_address, m.ADDRESS_LENGTH),
+        "request_id": _clip(event.request_id, m.REQUEST_ID_LENGTH),
+        "detail": canonical_detail(event.detail, scrubbed=not own),
+    }
+    return StoredEntry(**values, prev_hash=prev, entry_hash=entry_hash(key, prev, values))
 
 
 def load_head(session: Session, key: bytes, chain_id: str) -> ChainHead | None:
@@ -348,12 +380,23 @@ def _anchors(session: Session, key: bytes, chain_id: str) -> list[dict[str, Any]
 
 
 _ENTRIES = cast(sa.Table, AuditEntry.__table__)
-
-
-def _entry_row(entry: AuditEntry) -> dict[str, Any]:
-    """The stored columns of a new entry: the hashed ones and its two hashes (the database
-    numbers ``id``)."""
-    return {**entry_values(entry), "prev_hash": entry.prev_hash, "entry_hash": entry.entry_hash}
+_INSERT = sa.insert(_ENTRIES)
+_CHAINS = cast(sa.Table, AuditChain.__table__)
+# Moves a chain's head only from where this writer left it (built once: it runs per batch).
+_MOVE_HEAD = (
+    sa.update(_CHAINS)
+    .where(
+        _CHAINS.c.chain_id == sa.bindparam("head_chain_id"),
+        _CHAINS.c.last_seq == sa.bindparam("head_seq"),
+        _CHAINS.c.last_hash == sa.bindparam("head_hash"),
+    )
+    .values(
+        last_seq=sa.bindparam("seq"),
+        last_hash=sa.bindparam("hash"),
+        updated_at=sa.bindparam("now", type_=_CHAINS.c.updated_at.type),
+        head_mac=sa.bindparam("mac"),
+    )
+)
 
 
 def write_entries(
@@ -364,11 +407,11 @@ def write_entries(
     head: ChainHead | None,
     events: Sequence[AuditEvent],
     now: datetime,
-) -> tuple[list[AuditEntry], ChainHead]:
+) -> tuple[list[StoredEntry], ChainHead]:
     """Insert ``events`` after ``head`` (None: start the chain) and move the head row.
 
-    Runs inside the caller's transaction; the entries come back as values, not attached to
-    the session (their ``id`` is not read back).
+    Runs inside the caller's transaction; the entries come back as values (their ``id`` is
+    not read back).
     """
     now = now.astimezone(UTC)
     pending = list(events)
@@ -386,7 +429,7 @@ def write_entries(
         seq, prev, started_at = 0, genesis_hash(key, chain_id), now
     else:
         seq, prev, started_at = head.seq, head.hash, head.started_at
-    entries: list[AuditEntry] = []
+    entries: list[StoredEntry] = []
     for event in pending:
         seq += 1
         # The chain-start entry is written by the log, never by a caller: masking "card
@@ -399,7 +442,7 @@ def write_entries(
     # statement for all the rows (executemany: psycopg parses it once), not the ORM's
     # multi-row VALUES, whose text grows with the batch and is parsed again on every call.
     # Nothing reads an entry's ``id`` back: a chain is ordered by ``seq``.
-    session.connection().execute(sa.insert(_ENTRIES), [_entry_row(entry) for entry in entries])
+    session.connection().execute(_INSERT, [entry.row() for entry in entries])
     mac = head_mac(key, chain_id, started_at, seq, prev, now)
     if head is None:
         session.add(
@@ -417,13 +460,16 @@ def write_entries(
         result = cast(
             CursorResult[Any],
             session.connection().execute(
-                sa.update(AuditChain)
-                .where(
-                    AuditChain.chain_id == chain_id,
-                    AuditChain.last_seq == head.seq,
-                    AuditChain.last_hash == head.hash,
-                )
-                .values(last_seq=seq, last_hash=prev, updated_at=now, head_mac=mac)
+                _MOVE_HEAD,
+                {
+                    "head_chain_id": chain_id,
+                    "head_seq": head.seq,
+                    "head_hash": head.hash,
+                    "seq": seq,
+                    "hash": prev,
+                    "now": now,
+                    "mac": mac,
+                },
             ),
         )
         if result.rowcount != 1:
@@ -465,7 +511,7 @@ class AuditLog:
         self.chain_id = chain_id or new_chain_id()
         self._head: ChainHead | None = None
         self._head_known = False
-        self._pending: list[tuple[AuditEvent, asyncio.Future[AuditEntry]]] = []
+        self._pending: list[tuple[AuditEvent, asyncio.Future[StoredEntry]]] = []
         self._writer: asyncio.Task[None] | None = None
 
     @property
@@ -473,10 +519,10 @@ class AuditLog:
         """The last committed head of this chain as this process knows it."""
         return self._head
 
-    async def append(self, event: AuditEvent) -> AuditEntry:
+    async def append(self, event: AuditEvent) -> StoredEntry:
         """Append ``event``; returns the stored entry once its transaction has committed."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[AuditEntry] = loop.create_future()
+        future: asyncio.Future[StoredEntry] = loop.create_future()
         self._pending.append((event, future))
         writer = self._writer
         if writer is None or writer.done() or writer.get_loop() is not loop:
@@ -510,7 +556,7 @@ class AuditLog:
                     except Exception as single:
                         _settle(item[1], single)
 
-    async def _commit(self, batch: list[tuple[AuditEvent, asyncio.Future[AuditEntry]]]) -> None:
+    async def _commit(self, batch: list[tuple[AuditEvent, asyncio.Future[StoredEntry]]]) -> None:
         events = [event for event, _ in batch]
         try:
             try:
@@ -530,7 +576,7 @@ class AuditLog:
 
     async def _transaction(
         self, events: list[AuditEvent], *, first_attempt: bool
-    ) -> tuple[list[AuditEntry], ChainHead]:
+    ) -> tuple[list[StoredEntry], ChainHead]:
         async with self._sessionmaker() as session, session.begin():
             try:
                 return await session.run_sync(self._write, events)
@@ -541,7 +587,7 @@ class AuditLog:
 
     def _write(
         self, session: Session, events: list[AuditEvent]
-    ) -> tuple[list[AuditEntry], ChainHead]:
+    ) -> tuple[list[StoredEntry], ChainHead]:
         head = self._head if self._head_known else load_head(session, self._key, self.chain_id)
         return write_entries(
             session,
@@ -553,7 +599,7 @@ class AuditLog:
         )
 
 
-def _settle(future: asyncio.Future[AuditEntry], outcome: AuditEntry | Exception) -> None:
+def _settle(future: asyncio.Future[StoredEntry], outcome: StoredEntry | Exception) -> None:
     if future.done():  # its caller went away (cancelled): nothing to tell
         return
     if isinstance(outcome, Exception):
@@ -569,7 +615,7 @@ def append_sync(
     key: bytes,
     clock: Clock,
     chain_id: str | None = None,
-) -> AuditEntry:
+) -> StoredEntry:
     """Append one event from synchronous code (the CLI, jobs): a new chain unless given one."""
     chain_id = chain_id or new_chain_id()
     with Session(engine) as session, session.begin():

@@ -583,7 +583,7 @@ def main() -> None:
     rates = (
         [float(r) for r in rates_env.split(",")]
         if rates_env
-        else sorted({round(peak * f / 10) * 10 for f in (0.6, 0.8, 0.9, 1.0)})
+        else sorted({round(peak * f / 10) * 10 for f in (0.6, 0.7, 0.8, 0.9)})
     )
     print(f"\n2. Paced load (users pace themselves; up to 2,000 connections): {rates} req/s")
     paced: list[dict[str, Any]] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -24,6 +24,8 @@ from api.serving.models import (
     ServingUsage,
     ServingUsagePattern,
 )
+
+_Query = TypeVar("_Query", bound=sa.Select[*tuple[Any, ...]])
 
 
 @dataclass(frozen=True)
@@ -174,11 +176,28 @@ async def account(db: AsyncSession, snap: Snapshot, account_id: str) -> dict[str
     return _load(payload) if payload else None
 
 
+def _customer_transactions(
+    query: _Query,
+    customer_id: Any,
+    account_id: Any | None,
+    transaction_type: Any | None,
+) -> _Query:
+    """``query`` narrowed to one customer's transactions (values or bind parameters),
+    newest first."""
+    t = ServingTransaction
+    query = query.where(t.customer_id == customer_id)
+    if account_id is not None:
+        query = query.where(t.account_id == account_id)
+    if transaction_type is not None:
+        query = query.where(t.transaction_type == transaction_type)
+    return query.order_by(t.occurred_at.desc(), t.transaction_id)
+
+
 def _transactions_statement(by_account: bool, by_type: bool) -> Prepared:
     """One page of a customer's transactions in the current publication, with the
     publication and the total (a window count) on every row: one round trip."""
     t = ServingTransaction
-    query = (
+    query = _customer_transactions(
         sa.select(
             Publication.version,
             Publication.as_of_date,
@@ -186,13 +205,11 @@ def _transactions_statement(by_account: bool, by_type: bool) -> Prepared:
             sa.func.count().over().label("total"),
         )
         .join(t, t.version == Publication.version)
-        .where(Publication.status == "current", t.customer_id == sa.bindparam("customer_id"))
+        .where(Publication.status == "current"),
+        sa.bindparam("customer_id"),
+        sa.bindparam("account_id") if by_account else None,
+        sa.bindparam("transaction_type") if by_type else None,
     )
-    if by_account:
-        query = query.where(t.account_id == sa.bindparam("account_id"))
-    if by_type:
-        query = query.where(t.transaction_type == sa.bindparam("transaction_type"))
-    query = query.order_by(t.occurred_at.desc(), t.transaction_id)
     return Prepared(query.limit(sa.bindparam("limit")).offset(sa.bindparam("offset")))
 
 
@@ -214,8 +231,9 @@ async def current_transactions(
 ) -> tuple[Snapshot, Page]:
     """The current publication and a page of a customer's transactions, newest first.
 
-    One statement on the hot path; a page past the end (or an empty list) reads the
-    publication and the count on their own, to tell "nothing published" (503) and the total.
+    One statement on the hot path. A page past the end returns no row: the first row of the
+    same statement then gives the publication and the total; with no row at all,
+    :func:`current` tells "nothing published" (503) from an empty list.
     """
     params: dict[str, Any] = {"customer_id": customer_id, "limit": limit, "offset": offset}
     if account_id:
@@ -224,17 +242,15 @@ async def current_transactions(
         params["transaction_type"] = transaction_type
     statement = _TRANSACTIONS[(bool(account_id), bool(transaction_type))]
     rows = await statement.all(db, params)
-    if rows:
-        version, as_of, _payload, total = rows[0]
-        return Snapshot(int(version), as_of), Page([_load(r[2]) for r in rows], int(total))
-    snap = await current(db)
-    if offset == 0:
-        return snap, Page([], 0)
-    page = await transactions(
-        db, snap, customer_id=customer_id, account_id=account_id,
-        transaction_type=transaction_type, limit=limit, offset=offset,
-    )  # fmt: skip
-    return snap, page
+    if not rows and offset > 0:
+        first = await statement.all(db, {**params, "limit": 1, "offset": 0})
+        if first:
+            version, as_of, _payload, total = first[0]
+            return Snapshot(int(version), as_of), Page([], int(total))
+    if not rows:
+        return await current(db), Page([], 0)
+    version, as_of, _payload, total = rows[0]
+    return Snapshot(int(version), as_of), Page([_load(r[2]) for r in rows], int(total))
 
 
 async def transactions(
@@ -248,12 +264,13 @@ async def transactions(
     offset: int,
 ) -> Page:
     t = ServingTransaction
-    query = sa.select(t.payload).where(t.version == snap.version, t.customer_id == customer_id)
-    if account_id:
-        query = query.where(t.account_id == account_id)
-    if transaction_type:
-        query = query.where(t.transaction_type == transaction_type)
-    return await _page(db, query.order_by(t.occurred_at.desc(), t.transaction_id), limit, offset)
+    query = _customer_transactions(
+        sa.select(t.payload).where(t.version == snap.version),
+        customer_id,
+        account_id or None,
+        transaction_type or None,
+    )
+    return await _page(db, query, limit, offset)
 
 
 async def transaction(

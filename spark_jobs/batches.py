@@ -23,6 +23,7 @@ from spark_jobs.lake import (
     QUARANTINE_STATISTICS,
     Lake,
     append_once,
+    as_of_now,
     is_empty,
     merge_by_key,
     observe,
@@ -334,21 +335,21 @@ def reference_keys(spark: SparkSession, lake: Lake, contract: Contract) -> dict[
     Each frame holds the key column and ``_held``: false for keys in the parent's silver
     table, true for keys that exist only in quarantine (a parent row that broke its own
     contract), so children of a quarantined parent are held back with a reason of their own.
+
+    Each table is read as of its version now: a batch checks its rows twice (the quarantine
+    pass, then the silver pass), and a parent landing in between (the nightly CRM batch beside
+    a continuous stream) must not give a row a second verdict, quarantined and loaded.
     """
     from data_contracts.schemas import spark_type
 
-    quarantine = (
-        spark.read.format("delta").load(lake.quarantine)
-        if table_exists(spark, lake.quarantine)
-        else None
-    )
+    quarantine = as_of_now(spark, lake.quarantine) if table_exists(spark, lake.quarantine) else None
     found: dict[str, DataFrame] = {}
     for reference, parent in parent_contracts(contract).items():
         key = reference.split(".")[1]
         path = lake.silver(parent)
         if not table_exists(spark, path):
             continue
-        keys = spark.read.format("delta").load(path).select(key).withColumn(HELD, F.lit(False))
+        keys = as_of_now(spark, path).select(key).withColumn(HELD, F.lit(False))
         if quarantine is not None:
             key_type = spark_type(next(c for c in parent.columns if c.name == key))
             held = (

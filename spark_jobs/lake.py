@@ -84,6 +84,19 @@ def table_exists(spark: SparkSession, path: str) -> bool:
     return bool(DeltaTable.isDeltaTable(spark, path))
 
 
+def as_of_now(spark: SparkSession, path: str) -> DataFrame:
+    """The Delta table at ``path`` pinned to its current version.
+
+    A plain ``load`` reads whatever version is newest each time the frame is used, so two
+    passes over one frame can see two versions if someone commits between them.
+    """
+    last = DeltaTable.forPath(spark, path).history(1).select("version").first()
+    reader = spark.read.format("delta")
+    if last is not None:
+        reader = reader.option("versionAsOf", int(last["version"]))
+    return reader.load(path)
+
+
 def is_empty(spark: SparkSession, path: str) -> bool:
     """True when no Delta table is at ``path`` or it has no data files (from the log alone)."""
     if not table_exists(spark, path):

@@ -3,10 +3,14 @@ validity test stays inside Spark's generated code."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from data_contracts.loader import get_contract
+from spark_jobs.batches import reference_keys
+from spark_jobs.lake import Lake
 from spark_jobs.validate import (
     HELD,
     VALID,
@@ -99,3 +103,38 @@ def test_the_validity_test_runs_in_generated_code_not_row_by_row(spark: SparkSes
     assert all(line.lstrip(" +-:").startswith("*(") for line in filters), plan
     assert "lambdafunction" not in plan
     assert VALID not in valid_rows(checked).columns
+
+
+def test_a_parent_landing_between_a_batchs_two_passes_does_not_give_a_row_two_verdicts(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """The quarantine pass and the silver pass check the same rows against the same parent
+    keys: a subscription landing in between (the nightly CRM batch beside a continuous
+    stream) must not leave a usage row both quarantined as an orphan and loaded into silver."""
+    lake = Lake(str(tmp_path / "lakehouse"))
+    parents = lake.silver(get_contract("crm.subscriptions"))
+    spark.createDataFrame([("S1",)], "subscription_id string").write.format("delta").save(parents)
+    received = _rows(
+        spark,
+        [
+            {"subscription_id": "S1", "usage_date": "2026-11-01"},
+            {"subscription_id": "S2", "usage_date": "2026-11-01"},
+        ],
+    )
+    checked = check_references(
+        check_contract(received, USAGE), USAGE, reference_keys(spark, lake, USAGE)
+    )
+
+    rejected = [r["subscription_id"] for r in invalid_rows(checked, USAGE).collect()]
+    # S2's subscription lands while the batch is between its two passes
+    spark.createDataFrame([("S2",)], "subscription_id string").write.format("delta").mode(
+        "append"
+    ).save(parents)
+    accepted = [r["subscription_id"] for r in valid_rows(checked).collect()]
+
+    assert (rejected, accepted) == (["S2"], ["S1"])
+    # the next batch sees the new parent
+    later = check_references(
+        check_contract(received, USAGE), USAGE, reference_keys(spark, lake, USAGE)
+    )
+    assert sorted(r["subscription_id"] for r in valid_rows(later).collect()) == ["S1", "S2"]

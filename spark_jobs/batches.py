@@ -342,14 +342,19 @@ def reference_keys(spark: SparkSession, lake: Lake, contract: Contract) -> dict[
     """
     from data_contracts.schemas import spark_type
 
-    quarantine = as_of_now(spark, lake.quarantine) if table_exists(spark, lake.quarantine) else None
+    parents = parent_contracts(contract)
+    if not parents:
+        return {}
+    quarantine = (
+        as_of_now(spark, lake.quarantine)[0] if table_exists(spark, lake.quarantine) else None
+    )
     found: dict[str, DataFrame] = {}
-    for reference, parent in parent_contracts(contract).items():
+    for reference, parent in parents.items():
         key = reference.split(".")[1]
         path = lake.silver(parent)
         if not table_exists(spark, path):
             continue
-        keys = as_of_now(spark, path).select(key).withColumn(HELD, F.lit(False))
+        keys = as_of_now(spark, path)[0].select(key).withColumn(HELD, F.lit(False))
         if quarantine is not None:
             key_type = spark_type(next(c for c in parent.columns if c.name == key))
             held = (

@@ -84,17 +84,15 @@ def table_exists(spark: SparkSession, path: str) -> bool:
     return bool(DeltaTable.isDeltaTable(spark, path))
 
 
-def as_of_now(spark: SparkSession, path: str) -> DataFrame:
-    """The Delta table at ``path`` pinned to its current version.
+def as_of_now(spark: SparkSession, path: str) -> tuple[DataFrame, int]:
+    """The Delta table at ``path`` pinned to its current version, and that version.
 
     A plain ``load`` reads whatever version is newest each time the frame is used, so two
     passes over one frame can see two versions if someone commits between them.
     """
     last = DeltaTable.forPath(spark, path).history(1).select("version").first()
-    reader = spark.read.format("delta")
-    if last is not None:
-        reader = reader.option("versionAsOf", int(last["version"]))
-    return reader.load(path)
+    version = int(last["version"]) if last is not None else 0
+    return spark.read.format("delta").option("versionAsOf", version).load(path), version
 
 
 def is_empty(spark: SparkSession, path: str) -> bool:

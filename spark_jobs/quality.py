@@ -28,7 +28,7 @@ from pyspark.sql import types as T
 from data_contracts.loader import Contract, all_contracts
 from data_contracts.schemas import expectation_suite
 from data_contracts.settings import Settings
-from spark_jobs.lake import Lake, append_once, table_exists
+from spark_jobs.lake import Lake, append_once, as_of_now, table_exists
 
 if TYPE_CHECKING:
     from great_expectations import ExpectationSuite
@@ -290,17 +290,13 @@ def result_rows(spark: SparkSession, result: QualityResult) -> DataFrame:
 
 def _silver(spark: SparkSession, lake: Lake, contract: Contract) -> tuple[DataFrame, int]:
     """Silver at its latest version (current rows only for SCD2), and that version."""
-    from delta.tables import DeltaTable
-
     path = lake.silver(contract)
     if not table_exists(spark, path):
         raise QualityError(
             f"{contract.name} has no silver table at {path}; land the source before validating it."
         )
-    last = DeltaTable.forPath(spark, path).history(1).select("version").first()
-    version = int(last["version"]) if last is not None else 0
     # Pinned, so a write landing mid-validation cannot change what is being checked.
-    df = spark.read.format("delta").option("versionAsOf", version).load(path)
+    df, version = as_of_now(spark, path)
     if CURRENT_FLAG in df.columns:
         df = df.filter(F.col(CURRENT_FLAG))
     return df, version

@@ -369,6 +369,21 @@ def test_ids_the_log_draws_are_never_masked(monkeypatch: pytest.MonkeyPatch) -> 
     assert masking.opaque_id() == f"{0xABC:032x}"  # the card-like draw was thrown away
 
 
+def test_account_and_session_ids_are_never_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An account id the log masked would file that account's trail under a mangled id (its
+    failed sign-ins missing from the review): about 1 in 250 random hex ids looks like a card."""
+    import uuid
+
+    from api.auth import sessions
+    from api.core import masking
+
+    draws = iter([uuid.UUID(CARD_LIKE_CHAIN), uuid.UUID(int=0xABD)])
+    monkeypatch.setattr(masking.uuid, "uuid4", lambda: next(draws))
+
+    new = sessions.new_id()
+    assert new == f"{0xABD:032x}" and masking.mask_card_numbers(new) == new
+
+
 # --- tamper classification -------------------------------------------------------------------
 
 

@@ -347,7 +347,8 @@ def screenshots(
     """
     settings = _checked_settings(need_warehouse=False)
     env = superset_env(settings)
-    report_path = Path(tempfile.mkdtemp(prefix="cems-screenshots-")) / "report.json"
+    scratch = tempfile.TemporaryDirectory(prefix="cems-screenshots-")
+    report_path = Path(scratch.name) / "report.json"
     args = [
         str(_program("python")),
         str(DASHBOARDS_DIR / "screenshots.py"),
@@ -363,11 +364,13 @@ def screenshots(
     result = subprocess.run(
         args, env={**os.environ, **env}, cwd=REPO_ROOT, check=False, capture_output=True, text=True
     )
+    document = None
     if report_path.is_file():
         document = json.loads(report_path.read_text(encoding="utf-8"))
-        if report:
-            shutil.copyfile(report_path, report)
-        shutil.rmtree(report_path.parent, ignore_errors=True)
+    if document is not None and report:
+        shutil.copyfile(report_path, report)
+    scratch.cleanup()  # also when the script stopped before writing its report
+    if document is not None:
         for dashboard in document["dashboards"]:
             errors = [c for c in dashboard["charts"] if c["error"]]
             console.print(

@@ -45,7 +45,9 @@ CHECKS = [
 
 # The schema is read from an app built at import; the fixture points that same app at the
 # published test store and starts it before the first call.
-APP = create_app(Settings(home=Path(tempfile.mkdtemp(prefix="cems-fuzz-"))))
+# The import-time home holds generated keys: removed when the interpreter exits.
+_IMPORT_HOME = tempfile.TemporaryDirectory(prefix="cems-fuzz-")
+APP = create_app(Settings(home=Path(_IMPORT_HOME.name)))
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP).exclude(
     path=[*SESSION_ENDING, *DESTRUCTIVE]
 )

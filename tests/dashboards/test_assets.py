@@ -118,3 +118,26 @@ def test_up_without_a_warehouse_says_what_to_do(cems_home: Path) -> None:
     assert result.exit_code == 2
     assert "no warehouse at" in result.output and "make demo" in result.output
     assert "Traceback" not in result.output
+
+
+def test_screenshots_that_stop_before_rendering_say_why_and_leave_no_scratch(
+    cems_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The Superset environment's python, replaced by one that stops as the rendering script
+    # does without a browser: one line on stderr, exit 1, no report written.
+    python = tmp_path / "bin" / "python"
+    python.parent.mkdir()
+    python.write_text(
+        "#!/bin/sh\necho 'starting' >&2\necho 'no chromium on this machine' >&2\nexit 1\n"
+    )
+    python.chmod(0o755)
+    monkeypatch.setattr("api.cli.dashboards._program", lambda name: python)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(scratch))
+    result = CliRunner().invoke(
+        app, ["dashboards", "screenshots", "--port", "9", "--out", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 2
+    assert "rendering failed: no chromium on this machine" in result.output
+    assert list(scratch.iterdir()) == []

@@ -68,6 +68,7 @@ def fresh_settings(tmp_path: Path, gold_settings: Settings) -> Settings:
     return Settings(home=tmp_path / "home", lakehouse_root=gold_settings.lakehouse_root)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns the marks into groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run every test that reads the shared lakehouse on one xdist worker (--dist loadgroup).
 

@@ -62,6 +62,7 @@ def duckdb_gold(landed_lakehouse: Settings) -> GoldSnapshot:
     return GoldSnapshot(result, read_gold(result.gold_paths))
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns the marks into groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests on the landed lakehouse share one xdist worker (--dist loadgroup): built once."""
     for item in items:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections import Counter
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -18,6 +19,23 @@ from data_contracts.synthetic.generate import GenerateResult, generate
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist sends the ids to its scheduler
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Refuse a suite in which two tests share a node id.
+
+    pytest-xdist schedules `--dist loadgroup` by node id: of tests with the same id it runs
+    one and drops the rest without a word (pytest 9.2 gave every schemathesis case of
+    tests/api/test_openapi_fuzz.py the same id, so 30 of its 31 operations never ran).
+    """
+    counts = Counter(item.nodeid for item in session.items)
+    shared = sorted(nodeid for nodeid, n in counts.items() if n > 1)
+    if shared:
+        raise pytest.UsageError(
+            f"{len(shared)} node ids are shared by several tests, so pytest-xdist would run "
+            f"only one of each: {', '.join(shared[:3])}"
+        )
 
 
 @pytest.fixture

@@ -70,7 +70,7 @@ lint: setup
 	$(BIN)/mypy
 
 test: setup dashboards-setup lint
-	$(BIN)/pytest -n 2 --dist loadgroup --no-loadscope-reorder --durations=15
+	$(BIN)/pytest -n 2 --dist loadgroup --durations=15
 
 bench: setup
 	$(BIN)/python tests/bench/bench_generate.py

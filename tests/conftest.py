@@ -21,22 +21,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
-@pytest.hookimpl(trylast=True)  # after the conftests that add groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Heavy tests first: the groups sharing an expensive fixture and the tests marked slow.
-
-    `make test` hands pytest-xdist the work in this order (`--no-loadscope-reorder`), so the
-    minutes-long fixtures start at once on both workers and the hundreds of quick tests fill
-    in at the end, instead of a trained operator or Superset starting last on one worker
-    while the other sits idle. The order is otherwise kept.
-    """
-
-    def heavy(item: pytest.Item) -> bool:
-        return any(item.iter_markers("xdist_group")) or any(item.iter_markers("slow"))
-
-    items.sort(key=lambda item: not heavy(item))
-
-
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist sends the ids to its scheduler
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Refuse a suite in which two tests share a node id.

@@ -347,29 +347,33 @@ def screenshots(
     """
     settings = _checked_settings(need_warehouse=False)
     env = superset_env(settings)
-    scratch = tempfile.TemporaryDirectory(prefix="cems-screenshots-")
-    report_path = Path(scratch.name) / "report.json"
-    args = [
-        str(_program("python")),
-        str(DASHBOARDS_DIR / "screenshots.py"),
-        "--url",
-        f"http://{host}:{_port(port)}",
-        "--out",
-        str(out.resolve()),
-        "--report",
-        str(report_path),
-    ]
-    if save_query_contexts:
-        args.append("--save-query-contexts")
-    result = subprocess.run(
-        args, env={**os.environ, **env}, cwd=REPO_ROOT, check=False, capture_output=True, text=True
-    )
-    document = None
-    if report_path.is_file():
-        document = json.loads(report_path.read_text(encoding="utf-8"))
-    if document is not None and report:
-        shutil.copyfile(report_path, report)
-    scratch.cleanup()  # also when the script stopped before writing its report
+    with tempfile.TemporaryDirectory(prefix="cems-screenshots-") as scratch:
+        report_path = Path(scratch) / "report.json"
+        args = [
+            str(_program("python")),
+            str(DASHBOARDS_DIR / "screenshots.py"),
+            "--url",
+            f"http://{host}:{_port(port)}",
+            "--out",
+            str(out.resolve()),
+            "--report",
+            str(report_path),
+        ]
+        if save_query_contexts:
+            args.append("--save-query-contexts")
+        result = subprocess.run(
+            args,
+            env={**os.environ, **env},
+            cwd=REPO_ROOT,
+            check=False,
+            capture_output=True,
+            text=True,
+        )
+        document = None
+        if report_path.is_file():
+            document = json.loads(report_path.read_text(encoding="utf-8"))
+            if report:
+                shutil.copyfile(report_path, report)
     if document is not None:
         for dashboard in document["dashboards"]:
             errors = [c for c in dashboard["charts"] if c["error"]]

@@ -248,6 +248,8 @@ def test_sigkill_mid_batch_then_restart_lands_every_event_exactly_once(
     lake = Lake(settings.lakehouse_root)
     contract = get_contract("interactions.events")
     files, valid, late = _event_files(settings.landing_path)
+    jvm_tmp = tmp_path / "jvm-tmp"
+    jvm_tmp.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CEMS_")}
     env |= {
         "CEMS_HOME": str(home),
@@ -255,7 +257,9 @@ def test_sigkill_mid_batch_then_restart_lands_every_event_exactly_once(
         "CEMS_LAKEHOUSE_ROOT": settings.lakehouse_root,
         "CEMS_SPARK_MASTER": "local[2]",
         # A short-lived JVM: the quick compiler alone saves it much CPU (the test's time).
-        "JAVA_TOOL_OPTIONS": "-XX:TieredStopAtLevel=1",
+        # The kill skips the JVM's shutdown hooks, so its temporary folders (Spark's
+        # artifacts-<uuid>) stay behind: in the test's own folder, not in /tmp.
+        "JAVA_TOOL_OPTIONS": f"-XX:TieredStopAtLevel=1 -Djava.io.tmpdir={jvm_tmp}",
     }
     log_path = tmp_path / "stream.log"
     bronze = Path(lake.bronze(contract))

@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     database_max_overflow: int = Field(
         20, ge=0, description="Extra connections a worker may open under bursts."
     )
+    api_gc_young_threshold: int = Field(
+        50_000,
+        ge=0,
+        description="Allocations between two collections of Python's youngest generation in "
+        "each API worker (Python's own default is 700); the objects built at start-up are "
+        "also frozen out of the collector. 0 leaves Python's collector as it is.",
+    )
     database_pool_recycle_seconds: int = Field(
         1800,
         ge=60,

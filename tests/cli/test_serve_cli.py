@@ -102,3 +102,29 @@ def test_serve_refuses_half_a_tls_configuration(cems_home, tmp_path):
     result = CliRunner().invoke(app, ["serve", "--tls-cert", str(cert)])
     assert result.exit_code == 2
     assert "both --tls-cert and --tls-key" in result.output
+
+
+_WORKER_COLLECTOR = (
+    "import gc; from api.cli.serve import app_factory; app_factory(); "
+    "print(*gc.get_threshold(), gc.get_freeze_count())"
+)
+
+
+@pytest.mark.parametrize(
+    ("setting", "young", "frozen"),
+    [(None, 50_000, True), ("20000", 20_000, True), ("0", 700, False)],
+)
+def test_a_server_worker_tunes_its_collector(cems_home, setting, young, frozen):
+    # A fresh interpreter, as a uvicorn worker is: the test process keeps Python's defaults.
+    env = {k: v for k, v in os.environ.items() if k != "CEMS_API_GC_YOUNG_THRESHOLD"}
+    env["CEMS_HOME"] = str(cems_home)
+    if setting is not None:
+        env["CEMS_API_GC_YOUNG_THRESHOLD"] = setting
+    out = subprocess.run(
+        [sys.executable, "-c", _WORKER_COLLECTOR],
+        env=env, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    threshold0, threshold1, threshold2, freeze_count = map(int, out.stdout.split()[-4:])
+    assert (threshold0, threshold1, threshold2) == (young, 10, 10)
+    # The app's start-up objects (modules, routes, schemas) are out of the collector's walk.
+    assert (freeze_count > 50_000) is frozen

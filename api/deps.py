@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
@@ -19,6 +19,7 @@ from api.core.i18n import msg, session_message
 from api.core.permissions import CUSTOMER_SELF, STEP_UP, Permission, Role, allows
 from api.core.problems import Problem
 from api.db.prepared import CONNECTION
+from api.serving import read
 from data_contracts.settings import Settings
 
 _Entity = TypeVar("_Entity", Session, User)
@@ -79,6 +80,8 @@ class Principal:
     user: sessions.UserView
     session: sessions.SessionView
     now: datetime
+    # Read with the session check (principal_and_customer); kept out of repr: personal data.
+    customer: read.CustomerRead | None = field(default=None, repr=False)
 
     async def session_entity(self, db: AsyncSession) -> Session:
         """The session as an ORM entity of ``db``, to change it."""
@@ -150,6 +153,31 @@ async def audit(
     )
 
 
+async def _resolve(
+    request: Request,
+    db: AsyncSession,
+    clock: Clock,
+    settings: Settings,
+    credentials: HTTPAuthorizationCredentials | None,
+    **lookup: Any,
+) -> tuple[sessions.Resolved, datetime]:
+    challenge = {"WWW-Authenticate": 'Bearer realm="cems"'}
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Problem("unauthenticated", msg("auth.sign_in_first"), headers=challenge)
+    now = clock.now()
+    try:
+        found = await sessions.resolve(db, settings, credentials.credentials, now, **lookup)
+    except sessions.SessionInvalidError as exc:
+        raise Problem("session-expired", session_message(exc.reason), headers=challenge) from exc
+    if found.touched:
+        # Persist the touch now: a write lock held for the whole request would make the
+        # audit append (its own transaction) wait on SQLite.
+        await db.commit()
+    request.state.user_id = found.user.id
+    request.state.role = found.user.role
+    return found, now
+
+
 async def current_principal(
     request: Request,
     db: DbDep,
@@ -157,24 +185,33 @@ async def current_principal(
     clock: ClockDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    challenge = {"WWW-Authenticate": 'Bearer realm="cems"'}
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Problem("unauthenticated", msg("auth.sign_in_first"), headers=challenge)
-    now = clock.now()
-    try:
-        session, user, touched = await sessions.resolve(db, settings, credentials.credentials, now)
-    except sessions.SessionInvalidError as exc:
-        raise Problem("session-expired", session_message(exc.reason), headers=challenge) from exc
-    if touched:
-        # Persist the touch now: a write lock held for the whole request would make the
-        # audit append (its own transaction) wait on SQLite.
-        await db.commit()
-    request.state.user_id = user.id
-    request.state.role = user.role
-    return Principal(user=user, session=session, now=now)
+    found, now = await _resolve(request, db, clock, settings, credentials)
+    return Principal(user=found.user, session=found.session, now=now)
+
+
+async def principal_and_customer(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """:func:`current_principal` for a route that shows one customer: the path's
+    ``customer_id``, or the signed-in customer's own. That customer's row is read in the
+    session check's round trip and kept in ``Principal.customer``; the route still
+    authorizes before it answers from it (:func:`api.serving.read.current_customer`)."""
+    named = request.path_params.get("customer_id")
+    found, now = await _resolve(
+        request, db, clock, settings, credentials,
+        lookup=read.SESSION_AND_CUSTOMER, params={"customer_id": named},
+    )  # fmt: skip
+    about = named if named is not None else found.user.customer_id
+    customer = read.CustomerRead.of(about, found.extra)
+    return Principal(user=found.user, session=found.session, now=now, customer=customer)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+PrincipalAndCustomer = Annotated[Principal, Depends(principal_and_customer)]
 
 
 def require_step_up(settings: Settings, principal: Principal) -> None:

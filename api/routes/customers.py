@@ -10,7 +10,14 @@ from api.core.http import json_response
 from api.core.i18n import msg
 from api.core.permissions import Permission, Role, allows
 from api.core.problems import Problem, problem_responses
-from api.deps import CurrentPrincipal, DbDep, SettingsDep, audit, authorize
+from api.deps import (
+    CurrentPrincipal,
+    DbDep,
+    PrincipalAndCustomer,
+    SettingsDep,
+    audit,
+    authorize,
+)
 from api.schemas.customers import (
     CUSTOMER_PATH,
     Customer,
@@ -106,13 +113,13 @@ async def get_customer(
     request: Request,
     db: DbDep,
     settings: SettingsDep,
-    principal: CurrentPrincipal,
+    principal: PrincipalAndCustomer,
     customer_id: CustomerId,
     unmask: Unmask = False,
 ) -> Response:
     await authorize(request, settings, principal, Permission.CUSTOMER_READ, customer_id)
     masked = await _masked(request, settings, principal, customer_id, unmask)
-    snap, row = await read.existing_current_customer(db, customer_id)
+    snap, row = await read.existing_current_customer(db, customer_id, principal.customer)
     await audit(
         request, "customer.read", principal=principal, customer_id=customer_id,
         detail={"masked": masked},
@@ -131,7 +138,7 @@ async def get_customer_360(
     request: Request,
     db: DbDep,
     settings: SettingsDep,
-    principal: CurrentPrincipal,
+    principal: PrincipalAndCustomer,
     customer_id: CustomerId,
     unmask: Unmask = False,
 ) -> Response:
@@ -139,7 +146,7 @@ async def get_customer_360(
         await authorize(request, settings, principal, Permission.CUSTOMER_360, None)
     await authorize(request, settings, principal, Permission.CUSTOMER_360, customer_id)
     masked = await _masked(request, settings, principal, customer_id, unmask)
-    snap, row = await read.existing_current_customer(db, customer_id)
+    snap, row = await read.existing_current_customer(db, customer_id, principal.customer)
     await audit(
         request, "customer.read_360", principal=principal, customer_id=customer_id,
         detail={"masked": masked},
@@ -161,12 +168,12 @@ async def get_customer_360(
     responses=ERRORS,
 )
 async def get_me(
-    request: Request, db: DbDep, settings: SettingsDep, principal: CurrentPrincipal
+    request: Request, db: DbDep, settings: SettingsDep, principal: PrincipalAndCustomer
 ) -> Response:
     customer_id = principal.user.customer_id
     if principal.role is not Role.CUSTOMER or customer_id is None:
         raise Problem("not-found", msg("not_found.staff_profile"))
-    snap, row = await read.current_customer(db, customer_id)
+    snap, row = await read.current_customer(db, customer_id, principal.customer)
     if row is None:
         raise Problem("not-found", msg("not_found.customer_record_pending"))
     await audit(request, "customer.read", principal=principal, customer_id=customer_id)

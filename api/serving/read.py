@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
 
@@ -10,6 +10,8 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.auth.models import User
+from api.auth.sessions import SESSION_LOOKUP
 from api.core.i18n import msg
 from api.core.problems import Problem
 from api.crypto.keyring import blind
@@ -52,6 +54,38 @@ _CURRENT_CUSTOMER = Prepared(
 )
 
 
+# The session check with the customer's row added: the routes that show one customer read
+# it in the session check's round trip (api.deps.principal_and_customer). The customer is the
+# one the path names, or the signed-in user's own when the path names none (/api/v1/me).
+SESSION_AND_CUSTOMER = Prepared(
+    SESSION_LOOKUP.add_columns(Publication.version, Publication.as_of_date, ServingCustomer.payload)
+    .outerjoin(Publication, Publication.status == "current")
+    .outerjoin(
+        ServingCustomer,
+        sa.and_(
+            ServingCustomer.version == Publication.version,
+            ServingCustomer.customer_id
+            == sa.func.coalesce(sa.bindparam("customer_id", type_=sa.String), User.customer_id),
+        ),
+    )
+)
+
+
+@dataclass(frozen=True)
+class CustomerRead:
+    """A customer's row read along with the session check (:data:`SESSION_AND_CUSTOMER`)."""
+
+    customer_id: str | None  # whom it is about (None: a staff account's own, which is no one)
+    snap: Snapshot | None  # None: nothing published yet
+    row: dict[str, Any] | None = field(repr=False)  # None: not in the current publication
+
+    @classmethod
+    def of(cls, customer_id: str | None, extra: tuple[Any, ...]) -> CustomerRead:
+        version, as_of, payload = extra
+        snap = None if version is None else Snapshot(int(version), as_of)
+        return cls(customer_id, snap, _load(payload) if payload else None)
+
+
 async def current(db: AsyncSession) -> Snapshot:
     row = await _CURRENT.first(db, {})
     if row is None:
@@ -60,13 +94,18 @@ async def current(db: AsyncSession) -> Snapshot:
 
 
 async def current_customer(
-    db: AsyncSession, customer_id: str
+    db: AsyncSession, customer_id: str, known: CustomerRead | None = None
 ) -> tuple[Snapshot, dict[str, Any] | None]:
     """The serving publication and the customer's row in it, in one round trip.
 
     The hot path of the 360 and the self-view; a miss falls back to :func:`current` to tell
-    "nothing published" (503) from "no such customer" (None).
+    "nothing published" (503) from "no such customer" (None). ``known``, the row read with
+    the session check, answers without a round trip when it is about this customer.
     """
+    if known is not None and known.customer_id == customer_id:
+        if known.snap is None:
+            raise Problem("not-ready", msg("serving.nothing_published"))
+        return known.snap, known.row
     row = await _CURRENT_CUSTOMER.first(db, {"customer_id": customer_id})
     if row is None:
         return await current(db), None
@@ -74,10 +113,10 @@ async def current_customer(
 
 
 async def existing_current_customer(
-    db: AsyncSession, customer_id: str
+    db: AsyncSession, customer_id: str, known: CustomerRead | None = None
 ) -> tuple[Snapshot, dict[str, Any]]:
     """:func:`current_customer`, answering the not-found problem for an unknown customer."""
-    snap, row = await current_customer(db, customer_id)
+    snap, row = await current_customer(db, customer_id, known)
     if row is None:
         raise Problem("not-found", msg("not_found.customer", customer_id=customer_id))
     return snap, row

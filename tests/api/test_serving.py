@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import deltalake
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 from api_client import Api
+from fastapi.testclient import TestClient
 
+from api.core.clock import FrozenClock
 from api.core.observability import JsonFormatter
 from api.core.permissions import Role
 from api.db.engine import sync_engine
+from api.db.prepared import Prepared
+from api.main import create_app
+from api.schemas.customers import CUSTOMER_PATH
+from api.serving import read
 from api.serving.models import Publication, ServingCustomer
 from api.serving.publish import PublishError, current_publication, gold_batches, publish
 from data_contracts.settings import Settings
@@ -230,3 +238,65 @@ def test_an_exhausted_connection_pool_sheds_the_request_with_a_retryable_503(
     shed = api.client.get("/api/v1/me", headers={**headers, "Accept-Language": "es"})
     assert shed.status_code == 503 and shed.headers["retry-after"] == "5"
     assert shed.json()["type"].endswith("/busy") and "ocupado" in shed.json()["detail"]
+
+
+def test_customer_pages_read_the_session_and_the_customer_in_one_round_trip(
+    api: Api, customer_ids, monkeypatch
+):
+    customer, other = customer_ids[0], customer_ids[1]
+    agent, _ = api.staff(Role.SUPPORT_AGENT)
+    own = api.customer(customer)
+    sent: list[Prepared] = []
+    send = Prepared._send
+
+    async def counted(self: Prepared, db: Any, params: Any, *, one: bool) -> Any:
+        sent.append(self)
+        return await send(self, db, params, one=one)
+
+    monkeypatch.setattr(Prepared, "_send", counted)
+    pages = [
+        (f"/api/v1/customers/{customer}/360", agent),
+        (f"{CUSTOMER_PATH}/{customer}", agent),
+        ("/api/v1/me", own),
+    ]
+    for url, headers in pages:
+        for _ in range(2):  # the second after the session's last_seen_at is due a touch
+            sent.clear()
+            response = api.client.get(url, headers=headers)
+            assert response.status_code == 200, response.text
+            body = response.json()
+            assert body.get("customer", body)["id"] == customer
+            assert sent == [read.SESSION_AND_CUSTOMER], url
+            api.clock.advance(timedelta(seconds=31))
+    # A customer's row read with the session is never shown where the checks say no: the
+    # agents' view of their own account, another customer's profile.
+    assert api.client.get(f"/api/v1/customers/{customer}/360", headers=own).status_code == 403
+    foreign = api.client.get(f"{CUSTOMER_PATH}/{other}", headers=own)
+    assert foreign.status_code == 404 and "email" not in foreign.text
+    # A list route checks the session alone.
+    sent.clear()
+    assert api.client.get(f"/api/v1/customers/{customer}/transactions", headers=own).is_success
+    assert sent[0] is not read.SESSION_AND_CUSTOMER
+
+
+def test_customer_pages_before_the_first_publish_answer_not_ready_after_the_checks(
+    fresh_settings: Settings,
+):
+    clock = FrozenClock(datetime(2026, 11, 26, 9, 0, tzinfo=UTC))
+    with TestClient(create_app(fresh_settings, clock)) as client:
+        api = Api(client, clock, fresh_settings)
+        agent, _ = api.staff(Role.SUPPORT_AGENT)
+        own = api.customer("C00000001")
+        for url, headers in [
+            ("/api/v1/customers/C00000001/360", agent),
+            (f"{CUSTOMER_PATH}/C00000001", agent),
+            ("/api/v1/me", own),
+            (f"{CUSTOMER_PATH}/C00000001", own),
+        ]:
+            response = client.get(url, headers=headers)
+            assert response.status_code == 503, url
+            assert response.json()["type"].endswith("/not-ready")
+        # The checks still come first: not "not ready" but not found, not allowed, signed out.
+        assert client.get(f"{CUSTOMER_PATH}/C00000002", headers=own).status_code == 404
+        assert client.get("/api/v1/customers/C00000001/360", headers=own).status_code == 403
+        assert client.get("/api/v1/customers/C00000001/360").status_code == 401

@@ -80,8 +80,6 @@ class Principal:
     user: sessions.UserView
     session: sessions.SessionView
     now: datetime
-    # Read with the session check (principal_and_customer); kept out of repr: personal data.
-    customer: read.CustomerRead | None = field(default=None, repr=False)
 
     async def session_entity(self, db: AsyncSession) -> Session:
         """The session as an ORM entity of ``db``, to change it."""
@@ -98,6 +96,14 @@ class Principal:
     @property
     def label(self) -> str:
         return self.user.email
+
+
+@dataclass(frozen=True)
+class CustomerPrincipal(Principal):
+    """The caller of a page about one customer, with that customer's row
+    (:func:`principal_and_customer`); kept out of ``repr``: personal data."""
+
+    customer: read.CustomerRead = field(repr=False)
 
 
 def _live(entity: _Entity | None) -> _Entity:
@@ -195,11 +201,11 @@ async def principal_and_customer(
     settings: SettingsDep,
     clock: ClockDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
+) -> CustomerPrincipal:
     """:func:`current_principal` for a route that shows one customer: the path's
     ``customer_id``, or the signed-in customer's own. That customer's row is read in the
-    session check's round trip and kept in ``Principal.customer``; the route still
-    authorizes before it answers from it (:func:`api.serving.read.current_customer`)."""
+    session check's round trip and kept in ``customer``; the route still authorizes before
+    it answers from it (:meth:`api.serving.read.CustomerRead.current`)."""
     named = request.path_params.get("customer_id")
     found, now = await _resolve(
         request, db, clock, settings, credentials,
@@ -207,11 +213,11 @@ async def principal_and_customer(
     )  # fmt: skip
     about = named if named is not None else found.user.customer_id
     customer = read.CustomerRead.of(about, found.extra)
-    return Principal(user=found.user, session=found.session, now=now, customer=customer)
+    return CustomerPrincipal(user=found.user, session=found.session, now=now, customer=customer)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
-PrincipalAndCustomer = Annotated[Principal, Depends(principal_and_customer)]
+PrincipalAndCustomer = Annotated[CustomerPrincipal, Depends(principal_and_customer)]
 
 
 def require_step_up(settings: Settings, principal: Principal) -> None:

@@ -190,7 +190,7 @@ async def resolve(
         SessionView(sid, role, method, authenticated_at, expires_at, last_seen_at, mfa_at),
         UserView(uid, email, user_role, customer_id),
         touched,
-        tuple(found[_RESOLVED:]),
+        found[_RESOLVED:],
     )
 
 

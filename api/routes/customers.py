@@ -111,7 +111,6 @@ async def list_customers(
 )
 async def get_customer(
     request: Request,
-    db: DbDep,
     settings: SettingsDep,
     principal: PrincipalAndCustomer,
     customer_id: CustomerId,
@@ -119,7 +118,7 @@ async def get_customer(
 ) -> Response:
     await authorize(request, settings, principal, Permission.CUSTOMER_READ, customer_id)
     masked = await _masked(request, settings, principal, customer_id, unmask)
-    snap, row = await read.existing_current_customer(db, customer_id, principal.customer)
+    snap, row = principal.customer.existing()
     await audit(
         request, "customer.read", principal=principal, customer_id=customer_id,
         detail={"masked": masked},
@@ -136,7 +135,6 @@ async def get_customer(
 )
 async def get_customer_360(
     request: Request,
-    db: DbDep,
     settings: SettingsDep,
     principal: PrincipalAndCustomer,
     customer_id: CustomerId,
@@ -146,7 +144,7 @@ async def get_customer_360(
         await authorize(request, settings, principal, Permission.CUSTOMER_360, None)
     await authorize(request, settings, principal, Permission.CUSTOMER_360, customer_id)
     masked = await _masked(request, settings, principal, customer_id, unmask)
-    snap, row = await read.existing_current_customer(db, customer_id, principal.customer)
+    snap, row = principal.customer.existing()
     await audit(
         request, "customer.read_360", principal=principal, customer_id=customer_id,
         detail={"masked": masked},
@@ -168,12 +166,12 @@ async def get_customer_360(
     responses=ERRORS,
 )
 async def get_me(
-    request: Request, db: DbDep, settings: SettingsDep, principal: PrincipalAndCustomer
+    request: Request, settings: SettingsDep, principal: PrincipalAndCustomer
 ) -> Response:
     customer_id = principal.user.customer_id
     if principal.role is not Role.CUSTOMER or customer_id is None:
         raise Problem("not-found", msg("not_found.staff_profile"))
-    snap, row = await read.current_customer(db, customer_id, principal.customer)
+    snap, row = principal.customer.current()
     if row is None:
         raise Problem("not-found", msg("not_found.customer_record_pending"))
     await audit(request, "customer.read", principal=principal, customer_id=customer_id)

@@ -44,15 +44,6 @@ class Snapshot:
 _CURRENT = Prepared(
     sa.select(Publication.version, Publication.as_of_date).where(Publication.status == "current")
 )
-_CURRENT_CUSTOMER = Prepared(
-    sa.select(Publication.version, Publication.as_of_date, ServingCustomer.payload)
-    .join(ServingCustomer, ServingCustomer.version == Publication.version)
-    .where(
-        Publication.status == "current",
-        ServingCustomer.customer_id == sa.bindparam("customer_id"),
-    )
-)
-
 
 # The session check with the customer's row added: the routes that show one customer read
 # it in the session check's round trip (api.deps.principal_and_customer). The customer is the
@@ -85,41 +76,26 @@ class CustomerRead:
         snap = None if version is None else Snapshot(int(version), as_of)
         return cls(customer_id, snap, _load(payload) if payload else None)
 
+    def current(self) -> tuple[Snapshot, dict[str, Any] | None]:
+        """The serving publication and the customer's row in it (None: no such customer);
+        the not-ready problem when nothing is published yet."""
+        if self.snap is None:
+            raise Problem("not-ready", msg("serving.nothing_published"))
+        return self.snap, self.row
+
+    def existing(self) -> tuple[Snapshot, dict[str, Any]]:
+        """:meth:`current`, answering the not-found problem for an unknown customer."""
+        snap, row = self.current()
+        if row is None:
+            raise Problem("not-found", msg("not_found.customer", customer_id=self.customer_id))
+        return snap, row
+
 
 async def current(db: AsyncSession) -> Snapshot:
     row = await _CURRENT.first(db, {})
     if row is None:
         raise Problem("not-ready", msg("serving.nothing_published"))
     return Snapshot(int(row[0]), row[1])
-
-
-async def current_customer(
-    db: AsyncSession, customer_id: str, known: CustomerRead | None = None
-) -> tuple[Snapshot, dict[str, Any] | None]:
-    """The serving publication and the customer's row in it, in one round trip.
-
-    The hot path of the 360 and the self-view; a miss falls back to :func:`current` to tell
-    "nothing published" (503) from "no such customer" (None). ``known``, the row read with
-    the session check, answers without a round trip when it is about this customer.
-    """
-    if known is not None and known.customer_id == customer_id:
-        if known.snap is None:
-            raise Problem("not-ready", msg("serving.nothing_published"))
-        return known.snap, known.row
-    row = await _CURRENT_CUSTOMER.first(db, {"customer_id": customer_id})
-    if row is None:
-        return await current(db), None
-    return Snapshot(int(row[0]), row[1]), _load(row[2])
-
-
-async def existing_current_customer(
-    db: AsyncSession, customer_id: str, known: CustomerRead | None = None
-) -> tuple[Snapshot, dict[str, Any]]:
-    """:func:`current_customer`, answering the not-found problem for an unknown customer."""
-    snap, row = await current_customer(db, customer_id, known)
-    if row is None:
-        raise Problem("not-found", msg("not_found.customer", customer_id=customer_id))
-    return snap, row
 
 
 def _load(payload: str) -> dict[str, Any]:

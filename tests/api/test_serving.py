@@ -234,7 +234,7 @@ def test_an_exhausted_connection_pool_sheds_the_request_with_a_retryable_503(
     async def pool_exhausted(*_args, **_kwargs):
         raise sa.exc.TimeoutError("QueuePool limit of size 30 overflow 0 reached")
 
-    monkeypatch.setattr("api.serving.read.current_customer", pool_exhausted)
+    monkeypatch.setattr("api.deps.sessions.resolve", pool_exhausted)
     shed = api.client.get("/api/v1/me", headers={**headers, "Accept-Language": "es"})
     assert shed.status_code == 503 and shed.headers["retry-after"] == "5"
     assert shed.json()["type"].endswith("/busy") and "ocupado" in shed.json()["detail"]

@@ -59,28 +59,47 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _serve_https(
+    home: Path, cert: Path, key: Path
+) -> tuple[subprocess.Popen[str], str, httpx.Response]:
+    """``cems serve --workers 2`` over TLS, once it answers: the process, its URL and its
+    first answer to ``GET /health``.
+
+    The free port is only probed: another process of the suite may bind it first, so a
+    server that stops with "address already in use" is started again on a new port. Any other
+    early exit fails the test with the server's own output.
+    """
+    cems = Path(sys.executable).with_name("cems")
+    trust = ssl.create_default_context(cafile=str(cert))
+    for _attempt in range(3):
+        port = _free_port()
+        process = subprocess.Popen(
+            [str(cems), "serve", "--port", str(port), "--workers", "2",
+             "--tls-cert", str(cert), "--tls-key", str(key)],
+            env={**os.environ, "CEMS_HOME": str(home)},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        url = f"https://127.0.0.1:{port}"
+        deadline = time.monotonic() + 180  # workers import the app; slow on a busy CI box
+        while process.poll() is None:
+            try:
+                return process, url, httpx.get(f"{url}/health", verify=trust, timeout=2)
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    process.kill()
+                    pytest.fail(f"cems serve did not answer on {url} within 180 s")
+                time.sleep(0.3)
+        output = process.stdout.read() if process.stdout else ""
+        if "address already in use" not in output.lower():
+            pytest.fail(f"cems serve exited with {process.returncode}:\n{output[-3000:]}")
+    pytest.fail("cems serve found no free port in three attempts")
+
+
 def test_serve_answers_over_https_with_two_workers(cems_home, tmp_path):
     cert, key = _self_signed(tmp_path)
-    port = _free_port()
-    cems = Path(sys.executable).with_name("cems")
-    process = subprocess.Popen(
-        [str(cems), "serve", "--port", str(port), "--workers", "2",
-         "--tls-cert", str(cert), "--tls-key", str(key)],
-        env={**os.environ, "CEMS_HOME": str(cems_home)},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    process, url, response = _serve_https(cems_home, cert, key)
     try:
-        url = f"https://127.0.0.1:{port}"
         trust = ssl.create_default_context(cafile=str(cert))
-        deadline = time.monotonic() + 180  # workers import the app; slow on a busy CI box
-        while True:
-            try:
-                response = httpx.get(f"{url}/health", verify=trust, timeout=2)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.3)
         assert response.status_code == 200 and response.json() == {"status": "ok"}
         for _ in range(4):
             httpx.get(f"{url}/health", verify=trust, timeout=5)

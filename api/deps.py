@@ -28,6 +28,12 @@ _Entity = TypeVar("_Entity", Session, User)
 # ``async`` although they do not await: FastAPI runs a plain ``def`` dependency in a worker
 # thread, a thread hop per request for a field read.
 async def get_settings(request: Request) -> Settings:
+    return app_settings(request)
+
+
+def app_settings(request: Request) -> Settings:
+    """The app's settings, read without a dependency: on the routes every page view takes,
+    each dependency FastAPI solves costs CPU."""
     settings: Settings = request.app.state.settings
     return settings
 
@@ -51,15 +57,18 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
     """
     state = request.app.state
     engine = state.read_engine if request.method in SAFE_METHODS else state.engine
-    async with (
-        state.db_gate.enter(),
-        engine.connect() as connection,
-        AsyncSession(bind=connection, expire_on_commit=False) as db,
-    ):
+    async with state.db_gate.enter(), engine.connect() as connection:
+        db = AsyncSession(bind=connection, expire_on_commit=False)
         db.info[CONNECTION] = connection
-        yield db
-        if db.in_transaction():
-            await db.commit()
+        try:
+            yield db
+            if db.in_transaction():
+                await db.commit()
+        finally:
+            # Closing a session that holds no transaction and no objects changes nothing
+            # but costs a trip through SQLAlchemy's greenlet bridge: most reads skip it.
+            if db.in_transaction() or db.identity_map:
+                await db.close()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -162,15 +171,17 @@ async def audit(
 async def _resolve(
     request: Request,
     db: AsyncSession,
-    clock: Clock,
-    settings: Settings,
     credentials: HTTPAuthorizationCredentials | None,
     **lookup: Any,
 ) -> tuple[sessions.Resolved, datetime]:
+    # Settings and clock straight from the app (what get_settings and get_clock answer):
+    # every request resolves its caller, and two more dependencies to solve cost CPU.
+    state = request.app.state
+    settings = app_settings(request)
     challenge = {"WWW-Authenticate": 'Bearer realm="cems"'}
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Problem("unauthenticated", msg("auth.sign_in_first"), headers=challenge)
-    now = clock.now()
+    now = state.clock.now()
     try:
         found = await sessions.resolve(db, settings, credentials.credentials, now, **lookup)
     except sessions.SessionInvalidError as exc:
@@ -187,19 +198,15 @@ async def _resolve(
 async def current_principal(
     request: Request,
     db: DbDep,
-    settings: SettingsDep,
-    clock: ClockDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    found, now = await _resolve(request, db, clock, settings, credentials)
+    found, now = await _resolve(request, db, credentials)
     return Principal(user=found.user, session=found.session, now=now)
 
 
 async def principal_and_customer(
     request: Request,
     db: DbDep,
-    settings: SettingsDep,
-    clock: ClockDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> CustomerPrincipal:
     """:func:`current_principal` for a route that shows one customer: the path's
@@ -208,7 +215,7 @@ async def principal_and_customer(
     it answers from it (:meth:`api.serving.read.CustomerRead.current`)."""
     named = request.path_params.get("customer_id")
     found, now = await _resolve(
-        request, db, clock, settings, credentials,
+        request, db, credentials,
         lookup=read.SESSION_AND_CUSTOMER, params={"customer_id": named},
     )  # fmt: skip
     about = named if named is not None else found.user.customer_id

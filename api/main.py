@@ -46,15 +46,22 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         settings: Settings = app.state.settings
         ensure_schema(settings)
         app.state.keyring = open_keyring(settings)  # personal columns decrypt with it
-        engine = async_engine(settings)
-        app.state.engine = engine
-        app.state.db_gate = connection_gate(settings)  # first come, first served (api.deps)
         # Reads (GET, HEAD) run in autocommit: no BEGIN and COMMIT round trips. Each of
         # their statements is one snapshot, and every read is pinned to a publication version.
-        app.state.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        # The pool's connections stay in autocommit, so a read takes one as it is; a change
+        # switches its connection to the database's own isolation level (one transaction per
+        # request) and back, a cost reads used to pay on every checkout.
+        engine = async_engine(settings, isolation_level="AUTOCOMMIT")
+        async with engine.connect():  # the first connection learns the database's default
+            pass
+        app.state.read_engine = engine
+        app.state.engine = engine.execution_options(
+            isolation_level=engine.dialect.default_isolation_level
+        )
+        app.state.db_gate = connection_gate(settings)  # first come, first served (api.deps)
         # The audit writer has connections of its own: requests wait for their entry while
         # holding a pooled connection, so sharing the pool could starve the writer under load.
-        audit_engine = audit_engine_for(settings) or engine
+        audit_engine = audit_engine_for(settings) or app.state.engine
         app.state.audit = AuditLog(
             async_sessionmaker(audit_engine, expire_on_commit=False),
             load_or_create_key(settings),

@@ -15,6 +15,7 @@ from api.deps import (
     DbDep,
     PrincipalAndCustomer,
     SettingsDep,
+    app_settings,
     audit,
     authorize,
 )
@@ -135,11 +136,11 @@ async def get_customer(
 )
 async def get_customer_360(
     request: Request,
-    settings: SettingsDep,
     principal: PrincipalAndCustomer,
     customer_id: CustomerId,
     unmask: Unmask = False,
 ) -> Response:
+    settings = app_settings(request)
     if principal.role is Role.CUSTOMER:
         await authorize(request, settings, principal, Permission.CUSTOMER_360, None)
     await authorize(request, settings, principal, Permission.CUSTOMER_360, customer_id)
@@ -165,9 +166,7 @@ async def get_customer_360(
     summary="The signed-in customer's own profile",
     responses=ERRORS,
 )
-async def get_me(
-    request: Request, settings: SettingsDep, principal: PrincipalAndCustomer
-) -> Response:
+async def get_me(request: Request, principal: PrincipalAndCustomer) -> Response:
     customer_id = principal.user.customer_id
     if principal.role is not Role.CUSTOMER or customer_id is None:
         raise Problem("not-found", msg("not_found.staff_profile"))

@@ -176,12 +176,11 @@ async def _resolve(
 ) -> tuple[sessions.Resolved, datetime]:
     # Settings and clock straight from the app (what get_settings and get_clock answer):
     # every request resolves its caller, and two more dependencies to solve cost CPU.
-    state = request.app.state
     settings = app_settings(request)
     challenge = {"WWW-Authenticate": 'Bearer realm="cems"'}
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Problem("unauthenticated", msg("auth.sign_in_first"), headers=challenge)
-    now = state.clock.now()
+    now = request.app.state.clock.now()
     try:
         found = await sessions.resolve(db, settings, credentials.credentials, now, **lookup)
     except sessions.SessionInvalidError as exc:

@@ -39,6 +39,11 @@ def app_settings(request: Request) -> Settings:
 
 
 async def get_clock(request: Request) -> Clock:
+    return app_clock(request)
+
+
+def app_clock(request: Request) -> Clock:
+    """The app's clock, read without a dependency (as `app_settings`)."""
     clock: Clock = request.app.state.clock
     return clock
 
@@ -180,7 +185,7 @@ async def _resolve(
     challenge = {"WWW-Authenticate": 'Bearer realm="cems"'}
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Problem("unauthenticated", msg("auth.sign_in_first"), headers=challenge)
-    now = request.app.state.clock.now()
+    now = app_clock(request).now()
     try:
         found = await sessions.resolve(db, settings, credentials.credentials, now, **lookup)
     except sessions.SessionInvalidError as exc:
